@@ -1,0 +1,99 @@
+/* Internal helpers shared across modules: error filling, logging, RNG,
+ * checked allocation, atomic file output, and the layouts of the opaque
+ * public handles. Nothing here is part of the public API.
+ */
+#ifndef DG_INTERNAL_H
+#define DG_INTERNAL_H
+
+#include "disagree.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* ---------------------------------------------------------------- errors */
+
+/* Fills err (when not NULL) with code and a printf-style message; returns
+ * code so callers can write `return dg__fail(err, DG_EINVAL, ...)`. */
+int dg__fail(dg_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Resets err to DG_OK with an empty message. */
+void dg__clear(dg_error *err);
+
+/* --------------------------------------------------------------- logging */
+
+void dg__log(dg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define dg__warn(...) dg__log(DG_LOG_WARN, __VA_ARGS__)
+#define dg__info(...) dg__log(DG_LOG_INFO, __VA_ARGS__)
+#define dg__debug(...) dg__log(DG_LOG_DEBUG, __VA_ARGS__)
+
+/* ------------------------------------------------------------------- RNG */
+
+/* xoshiro256** seeded through splitmix64: fast, and the same stream on
+ * every platform for a given seed. */
+typedef struct dg__rng {
+    uint64_t s[4];
+} dg__rng;
+
+void dg__rng_seed(dg__rng *r, uint64_t seed);
+uint64_t dg__rng_next(dg__rng *r);
+/* Uniform in [0, 1). */
+double dg__rng_uniform(dg__rng *r);
+/* Uniform integer in [0, n), without modulo bias. n > 0. */
+uint64_t dg__rng_below(dg__rng *r, uint64_t n);
+/* Standard normal (Box-Muller, one value per call). */
+double dg__rng_normal(dg__rng *r);
+/* Fisher-Yates shuffle of idx[0..n). */
+void dg__rng_shuffle(dg__rng *r, int64_t *idx, int64_t n);
+
+/* ------------------------------------------------------------ allocation */
+
+/* malloc of n*size bytes with overflow check; NULL (and err filled, when
+ * given) on failure. Zeroed when `zero` is set. */
+void *dg__alloc(size_t n, size_t size, int zero, dg_error *err);
+
+/* ------------------------------------------------------ atomic file output */
+
+/* An output file written to "<path>.tmp.<pid>" and renamed over `path` on
+ * commit, after fflush and fsync. Abort removes the temporary; a crash
+ * leaves at most the temporary, never a half-written `path`. */
+typedef struct dg__outfile {
+    FILE *fp;
+    char path[4096];
+    char tmp[4200];
+} dg__outfile;
+
+int dg__out_open(dg__outfile *o, const char *path, dg_error *err);
+int dg__out_commit(dg__outfile *o, dg_error *err);
+void dg__out_abort(dg__outfile *o);
+
+/* ----------------------------------------------- small numeric helpers */
+
+/* Row-wise stable softmax of x/T into out (rows x cols); entries equal to
+ * -inf stay exactly 0. Rows of all -inf become uniform. x and out may alias. */
+void dg__softmax_rows(const float *x, int64_t rows, int cols, double T, float *out);
+/* Index of the largest entry (first on ties). */
+int dg__argmax(const float *x, int n);
+
+/* ------------------------------------------------- opaque handle layouts */
+
+struct dg_dataset {
+    dg_matrix X;  /* N x D */
+    dg_labels y;  /* n == N, or n == 0 when there are no labels */
+    int C;        /* number of classes */
+    char source[4096];
+};
+
+struct dg_teachers {
+    int M;
+    int64_t N;
+    int C;
+    /* M blocks of N x C log-probabilities (log-softmax of logits, or log p
+     * for probabilities with exact zeros stored as -inf). Softening at
+     * temperature T is softmax(logp / T). */
+    float *logp;
+    /* M x N: 1 when teacher m gave an output for row n, 0 when it
+     * abstained. NULL means every teacher answered every row. */
+    unsigned char *present;
+};
+
+#endif /* DG_INTERNAL_H */

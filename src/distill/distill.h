@@ -1,0 +1,55 @@
+/* Internal interface of distillation: softened teacher targets, the KD and
+ * CE losses with their analytic logit gradients, and the per-batch teacher
+ * weighting (ce, avg-loss, avg-prob, aekd and its variants).
+ *
+ * Legend: B rows in the batch, C classes, M teachers, T temperature.
+ */
+#ifndef DG_DISTILL_H
+#define DG_DISTILL_H
+
+#include "core/internal.h"
+
+/* Teacher m's softened distribution q = softmax(logp / T) for the given
+ * dataset rows, into q (B, C). Zeros stay exactly zero. When `present` is
+ * not NULL it receives (B) 1/0: whether teacher m answered each row (rows it
+ * abstained on get an all-zero q). */
+void dg__teacher_soften(const dg_teachers *t, int m, const int64_t *rows, int64_t B, double T,
+                        float *q, unsigned char *present);
+
+/* One batch as the weighting sees it. */
+typedef struct dg__kd_batch {
+    int64_t B;
+    int C, M;
+    const float *z;               /* (B, C) student logits */
+    const int32_t *y;             /* (B) gold labels, -1 where none; NULL: none */
+    const float *q;               /* (M, B, C) softened teacher targets */
+    const unsigned char *present; /* (M, B) or NULL: all present */
+} dg__kd_batch;
+
+/* Scratch sized for (M, B, C) once per run, so batches do not allocate. */
+typedef struct dg__kd_work {
+    int64_t B;
+    int C, M;
+    double *G;        /* (M, M) Gram matrix */
+    double *g;        /* (M, B*C) per-teacher gradient summaries */
+    double *a;        /* (M) weights */
+    float *s;         /* (B, C) softened student distribution */
+    float *qbar;      /* (B, C) avg-prob target */
+    double *scratch;  /* solver and per-example workspace */
+} dg__kd_work;
+
+int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err);
+void dg__kd_work_free(dg__kd_work *w);
+
+/* The student loss on one batch under opts->method:
+ *   gamma * CE(z, y)  +  alpha * sum_m a_m L_m,
+ *   L_m = T^2 (1/B) sum_b KL(q_{m,b} || softmax(z_b / T)),
+ * CE averaged over the batch's labelled rows (no labelled row: no CE term).
+ * Writes dz (B, C) = dloss/dz with the weights a held constant, returns the
+ * loss in *loss and the teachers' weights this batch in weights (M; for
+ * avg-prob the 1/M shares, for ce all zero). Returns 0 or a DG_E* code
+ * (the QP can only fail on bad options, which dg_distill checks first). */
+int dg__kd_step(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
+                double *loss, double *weights, dg_error *err);
+
+#endif /* DG_DISTILL_H */

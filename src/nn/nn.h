@@ -1,0 +1,74 @@
+/* Internal interface of the network layer: the MLP's layout in one
+ * contiguous parameter buffer, its forward and backward passes over a
+ * minibatch, and the optimizers. Used by the trainer and active learning.
+ *
+ * Legend: B rows in the batch, D inputs, H_l width of layer l, C classes.
+ */
+#ifndef DG_NN_H
+#define DG_NN_H
+
+#include "core/internal.h"
+
+struct dg_model {
+    int n_layers;                        /* dense layers: hidden count + 1 */
+    int64_t sizes[DG_MAX_LAYERS + 2];    /* sizes[0] = D, ..., sizes[n_layers] = C */
+    int64_t n_params;
+    /* Layer l occupies W_l (sizes[l+1] x sizes[l], row-major) followed by
+     * b_l (sizes[l+1]); layers follow each other in order. */
+    float *params;
+    float *grads;                        /* same layout as params */
+};
+
+/* Offsets of layer l's weights and bias inside params/grads. */
+int64_t dg__mlp_weight_offset(const dg_model *m, int l);
+int64_t dg__mlp_bias_offset(const dg_model *m, int l);
+
+/* Scratch for one batch of at most `cap` rows: the post-ReLU output of each
+ * hidden layer and the logits, plus gradient buffers. Allocated once per
+ * training run so the batch loop never allocates. */
+typedef struct dg__mlp_work {
+    int64_t cap;
+    float *acts[DG_MAX_LAYERS + 1];      /* acts[l] is (cap, sizes[l+1]); last = logits */
+    float *dacts[DG_MAX_LAYERS + 1];     /* gradients w.r.t. acts, same shapes */
+} dg__mlp_work;
+
+int dg__mlp_work_init(dg__mlp_work *w, const dg_model *m, int64_t cap, dg_error *err);
+void dg__mlp_work_free(dg__mlp_work *w);
+
+/* X is (B, D), B <= w->cap. Returns the logits (B, C), owned by w. */
+const float *dg__mlp_forward(const dg_model *m, const float *X, int64_t B, dg__mlp_work *w);
+
+/* After dg__mlp_forward on the same X: dlogits is (B, C), the gradient of
+ * the loss w.r.t. the logits. Overwrites m->grads with dloss/dparams. */
+void dg__mlp_backward(dg_model *m, const float *X, int64_t B, const float *dlogits,
+                      dg__mlp_work *w);
+
+/* The last hidden layer's activations (B, H) from the latest forward, and
+ * H; with no hidden layer, the input X itself and D. */
+const float *dg__mlp_last_hidden(const dg_model *m, const float *X, const dg__mlp_work *w,
+                                 int64_t *H);
+
+/* Optimizer state over a flat parameter vector of n floats.
+ * SGD: v = momentum*v + (g + wd*p); p -= lr*v.
+ * Adam: bias-corrected moments (beta1 0.9, beta2 0.999, eps 1e-8),
+ * weight decay added to the gradient (L2). */
+typedef struct dg__optim {
+    dg_optimizer kind;
+    int64_t n;
+    int64_t t;          /* steps taken */
+    double momentum, weight_decay, beta1, beta2, eps;
+    float *m1;          /* SGD velocity or Adam first moment */
+    float *m2;          /* Adam second moment (NULL for SGD) */
+} dg__optim;
+
+int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum,
+                   double weight_decay, dg_error *err);
+void dg__optim_step(dg__optim *o, float *params, const float *grads, double lr);
+void dg__optim_free(dg__optim *o);
+
+/* Learning rate for 0-based `epoch` of `epochs` under the schedule in opts
+ * (constant, step: lr*step_gamma^(epoch/step_every), cosine: from lr down
+ * to 0 over the run). */
+double dg__lr_at(const dg_distill_opts *opts, int epoch);
+
+#endif /* DG_NN_H */

@@ -1,0 +1,115 @@
+/* Core helpers: the RNG stream, shuffles, softmax and atomic output. */
+#include "check.h"
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_rng_same_seed_same_stream(void)
+{
+    dg__rng a, b;
+
+    dg__rng_seed(&a, 42);
+    dg__rng_seed(&b, 42);
+    for (int i = 0; i < 100; i++)
+        CHECK(dg__rng_next(&a) == dg__rng_next(&b));
+    dg__rng_seed(&b, 43);
+    CHECK(dg__rng_next(&a) != dg__rng_next(&b));
+}
+
+static void test_rng_below_is_uniform_enough(void)
+{
+    dg__rng r;
+    int counts[7] = {0};
+
+    dg__rng_seed(&r, 1);
+    for (int i = 0; i < 70000; i++)
+        counts[dg__rng_below(&r, 7)]++;
+    for (int k = 0; k < 7; k++)
+        CHECK(counts[k] > 9500 && counts[k] < 10500);
+}
+
+static void test_shuffle_is_a_permutation(void)
+{
+    dg__rng r;
+    int64_t idx[100];
+    int seen[100] = {0};
+    int moved = 0;
+
+    for (int i = 0; i < 100; i++)
+        idx[i] = i;
+    dg__rng_seed(&r, 7);
+    dg__rng_shuffle(&r, idx, 100);
+    for (int i = 0; i < 100; i++) {
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < 100; i++)
+        CHECK(seen[i] == 1);
+    CHECK(moved > 80);
+}
+
+static void test_softmax_keeps_zeros_and_sums_to_one(void)
+{
+    float x[6] = {1.0f, -INFINITY, 3.0f, 1000.0f, 0.0f, -1000.0f};
+    float p[6];
+
+    dg__softmax_rows(x, 2, 3, 2.0, p);
+    CHECK(p[1] == 0.0f);
+    CHECK_NEAR(p[0] + p[2], 1.0, 1e-6);
+    CHECK_NEAR(p[0] / p[2], exp(-1.0), 1e-6);
+    CHECK_NEAR(p[3], 1.0, 1e-6);
+    CHECK(isfinite(p[4]) && isfinite(p[5]));
+}
+
+static void test_atomic_output_leaves_nothing_on_abort(void)
+{
+    char path[] = "/tmp/dg_core_outXXXXXX";
+    int fd = mkstemp(path);
+    dg__outfile o;
+    dg_error err;
+    FILE *fp;
+    char buf[16] = {0};
+
+    close(fd);
+    fp = fopen(path, "w");
+    fputs("old", fp);
+    fclose(fp);
+
+    CHECK(dg__out_open(&o, path, &err) == 0);
+    fputs("half", o.fp);
+    dg__out_abort(&o);
+    CHECK(access(o.tmp, F_OK) != 0);
+    fp = fopen(path, "r");
+    CHECK(fgets(buf, sizeof buf, fp) && strcmp(buf, "old") == 0);
+    fclose(fp);
+
+    CHECK(dg__out_open(&o, path, &err) == 0);
+    fputs("new", o.fp);
+    CHECK(dg__out_commit(&o, &err) == 0);
+    fp = fopen(path, "r");
+    CHECK(fgets(buf, sizeof buf, fp) && strcmp(buf, "new") == 0);
+    fclose(fp);
+    remove(path);
+}
+
+static void test_output_into_missing_folder_is_an_error(void)
+{
+    dg__outfile o;
+    dg_error err;
+
+    CHECK(dg__out_open(&o, "/nonexistent-dir/x.npy", &err) == DG_EIO);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x.npy") != NULL);
+}
+
+int main(void)
+{
+    RUN(test_rng_same_seed_same_stream);
+    RUN(test_rng_below_is_uniform_enough);
+    RUN(test_shuffle_is_a_permutation);
+    RUN(test_softmax_keeps_zeros_and_sums_to_one);
+    RUN(test_atomic_output_leaves_nothing_on_abort);
+    RUN(test_output_into_missing_folder_is_an_error);
+    return check_summary();
+}
