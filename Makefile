@@ -14,7 +14,7 @@ endif
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -fPIC -fopenmp -D_DEFAULT_SOURCE \
            -Iinclude -Isrc $(SANFLAGS)
-LDLIBS  := -lopenblas -lz -lm
+LDLIBS  := -lopenblas -lutf8proc -lz -lm
 LDFLAGS += -fopenmp $(SANFLAGS)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/io/*.c src/nn/*.c src/distill/*.c \

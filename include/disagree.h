@@ -274,6 +274,18 @@ int dg_evaluate(const float *probs, const int32_t *labels, int64_t N, int C,
                 dg_eval_report *out, dg_error *err);
 void dg_eval_report_free(dg_eval_report *r);
 
+/* ------------------------------------------------------------------------
+ * Active learning: acquisition scores and batch selection
+ */
+
+/* (section: active) */
+
+/* ------------------------------------------------------------------------
+ * Text: UTF-8 readers, tokenizer, hashed n-grams, sparse matrices
+ */
+
+/* (section: text) */
+
 #ifdef __cplusplus
 }
 #endif
