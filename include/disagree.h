@@ -233,6 +233,12 @@ typedef struct dg_distill_opts {
     uint64_t seed;
     int threads;        /* 0: leave BLAS/OpenMP defaults */
 
+    /* Optional overrides of what the run trains on, for bootstrap members,
+     * label noise and active learning (NULL: the dataset's own). */
+    const int64_t *rows;               /* n_rows training row ids, may repeat */
+    int64_t n_rows;
+    const int32_t *labels;             /* N labels (-1: none) replacing the dataset's */
+
     const dg_dataset *test;            /* optional */
     const char *weights_log;           /* optional CSV of every batch's weights */
     const char *checkpoint;            /* optional path, written every epoch */
