@@ -1,0 +1,517 @@
+/* The training loop: shuffled minibatches of the training rows, the
+ * student's forward pass, the teacher weighting and loss (distill.h), the
+ * backward pass and an optimizer step. Reports every epoch, checkpoints
+ * atomically, and resumes bit-identically from a checkpoint.
+ *
+ * Legend: N training rows, D features, C classes, M teachers, B batch.
+ */
+#include "distill/distill.h"
+#include "nn/nn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#define CKPT_MAGIC "DGCKPT\0\0"
+#define CKPT_VERSION 1u
+
+dg_distill_opts dg_distill_defaults(void)
+{
+    dg_distill_opts o;
+
+    memset(&o, 0, sizeof o);
+    o.method = DG_AEKD;
+    o.temperature = 4.0;
+    o.alpha = 0.9;
+    o.gamma = 1.0;
+    o.tolerance = 0.6;
+    o.aekd_grad = DG_AEKD_MEAN;
+    o.hidden[0] = 128;
+    o.n_hidden = 1;
+    o.epochs = 10;
+    o.batch = 64;
+    o.optimizer = DG_SGD;
+    o.lr = 0.05;
+    o.momentum = 0.9;
+    o.weight_decay = 5e-4;
+    o.schedule = DG_LR_COSINE;
+    o.step_every = 10;
+    o.step_gamma = 0.1;
+    o.seed = 1;
+    return o;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Checks every option against the data; M is 0 without teachers. */
+static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_distill_opts *o,
+                      dg_error *err)
+{
+    int64_t N = train->X.rows;
+    int M = t ? t->M : 0;
+
+    if (!(o->temperature > 0.0) || !isfinite(o->temperature))
+        return dg__fail(err, DG_EINVAL, "temperature must be > 0, got %g", o->temperature);
+    if (!(o->alpha >= 0.0) || !(o->gamma >= 0.0) || !isfinite(o->alpha) ||
+        !isfinite(o->gamma))
+        return dg__fail(err, DG_EINVAL, "alpha and gamma must be >= 0, got %g and %g",
+                        o->alpha, o->gamma);
+    if (o->epochs < 1)
+        return dg__fail(err, DG_EINVAL, "epochs must be >= 1, got %d", o->epochs);
+    if (o->batch < 1)
+        return dg__fail(err, DG_EINVAL, "batch must be >= 1, got %d", o->batch);
+    if (!(o->lr > 0.0) || !isfinite(o->lr))
+        return dg__fail(err, DG_EINVAL, "learning rate must be > 0, got %g", o->lr);
+    if (o->momentum < 0.0 || o->momentum >= 1.0 || o->weight_decay < 0.0)
+        return dg__fail(err, DG_EINVAL,
+                        "momentum must be in [0, 1) and weight decay >= 0, got %g and %g",
+                        o->momentum, o->weight_decay);
+    if (o->n_hidden < 0 || o->n_hidden > DG_MAX_LAYERS - 1)
+        return dg__fail(err, DG_EINVAL, "between 0 and %d hidden layers, got %d",
+                        DG_MAX_LAYERS - 1, o->n_hidden);
+    for (int l = 0; l < o->n_hidden; l++)
+        if (o->hidden[l] < 1)
+            return dg__fail(err, DG_EINVAL, "hidden layer %d has size %d, expected >= 1",
+                            l + 1, o->hidden[l]);
+    if (o->schedule == DG_LR_STEP && (o->step_every < 1 || !(o->step_gamma > 0.0)))
+        return dg__fail(err, DG_EINVAL, "step schedule needs step_every >= 1 and gamma > 0");
+    if (o->method != DG_CE && !t)
+        return dg__fail(err, DG_EINVAL, "method needs teachers; only 'ce' trains without");
+    if (t && t->N != N)
+        return dg__fail(err, DG_EMISMATCH, "teachers have %lld rows but %s has %lld",
+                        (long long)t->N, train->source, (long long)N);
+    if (t && t->C != train->C)
+        return dg__fail(err, DG_EMISMATCH, "teachers have %d classes but %s has %d",
+                        t->C, train->source, train->C);
+    if (o->method == DG_AEKD && (o->tolerance < 1.0 / M - 1e-12 || o->tolerance > 1.0))
+        return dg__fail(err, DG_EINVAL,
+                        "tolerance must be in [1/M, 1] = [%.4g, 1] for %d teachers, got %g",
+                        1.0 / M, M, o->tolerance);
+    if (o->rows)
+        for (int64_t i = 0; i < o->n_rows; i++)
+            if (o->rows[i] < 0 || o->rows[i] >= N)
+                return dg__fail(err, DG_EINVAL, "training row id %lld outside [0, %lld)",
+                                (long long)o->rows[i], (long long)N);
+    if (o->rows && o->n_rows < 1)
+        return dg__fail(err, DG_EINVAL, "no training rows selected");
+    if (o->labels)
+        for (int64_t n = 0; n < N; n++)
+            if (o->labels[n] < -1 || o->labels[n] >= train->C)
+                return dg__fail(err, DG_EINVAL, "label %d at row %lld outside [0, %d)",
+                                o->labels[n], (long long)n + 1, train->C);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Checkpoints: magic, version, sizes, the epochs done, the shuffling RNG,
+ * the parameters and the optimizer's moments, then a CRC-32 of it all.
+ * Enough to continue so that the result is bit-identical to a run that was
+ * never interrupted.
+ */
+
+typedef struct ckpt_state {
+    int epochs_done;
+    dg__rng rng;
+} ckpt_state;
+
+/* zlib's CRC-32 over any length (zlib takes at most uInt bytes a call). */
+static uint32_t crc_update(uint32_t crc, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+
+        crc = (uint32_t)crc32(crc, b, chunk);
+        b += chunk;
+        n -= chunk;
+    }
+    return crc;
+}
+
+static int write_all(FILE *fp, const void *p, size_t n, uint32_t *crc)
+{
+    *crc = crc_update(*crc, p, n);
+    return fwrite(p, 1, n, fp) == n ? 0 : -1;
+}
+
+static int ckpt_save(const char *path, const dg_model *m, const dg__optim *opt,
+                     const ckpt_state *st, dg_error *err)
+{
+    dg__outfile out;
+    uint32_t crc = 0, version = CKPT_VERSION;
+    int64_t n = m->n_params, t = opt->t;
+    int rc = 0;
+    int has_m2 = opt->m2 != NULL;
+
+    if ((rc = dg__out_open(&out, path, err)) != 0)
+        return rc;
+    rc |= write_all(out.fp, CKPT_MAGIC, 8, &crc);
+    rc |= write_all(out.fp, &version, sizeof version, &crc);
+    rc |= write_all(out.fp, &n, sizeof n, &crc);
+    rc |= write_all(out.fp, &st->epochs_done, sizeof st->epochs_done, &crc);
+    rc |= write_all(out.fp, st->rng.s, sizeof st->rng.s, &crc);
+    rc |= write_all(out.fp, &t, sizeof t, &crc);
+    rc |= write_all(out.fp, &has_m2, sizeof has_m2, &crc);
+    rc |= write_all(out.fp, m->params, sizeof(float) * (size_t)n, &crc);
+    rc |= write_all(out.fp, opt->m1, sizeof(float) * (size_t)n, &crc);
+    if (has_m2)
+        rc |= write_all(out.fp, opt->m2, sizeof(float) * (size_t)n, &crc);
+    if (rc != 0 || fwrite(&crc, sizeof crc, 1, out.fp) != 1) {
+        dg__out_abort(&out);
+        return dg__fail(err, DG_EIO, "%s: cannot write checkpoint", path);
+    }
+    return dg__out_commit(&out, err);
+}
+
+static int read_all(FILE *fp, void *p, size_t n, uint32_t *crc)
+{
+    if (fread(p, 1, n, fp) != n)
+        return -1;
+    *crc = crc_update(*crc, p, n);
+    return 0;
+}
+
+/* Loads a checkpoint written for this very model shape and optimizer. */
+static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *st,
+                     dg_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    char magic[8];
+    uint32_t crc = 0, version = 0, stored = 0;
+    int64_t n = 0, t = 0;
+    int has_m2 = 0, rc = 0;
+
+    if (!fp)
+        return dg__fail(err, DG_EIO, "%s: cannot open checkpoint", path);
+    rc |= read_all(fp, magic, 8, &crc);
+    rc |= read_all(fp, &version, sizeof version, &crc);
+    rc |= read_all(fp, &n, sizeof n, &crc);
+    if (rc || memcmp(magic, CKPT_MAGIC, 8) != 0 || version != CKPT_VERSION) {
+        fclose(fp);
+        return dg__fail(err, DG_EFORMAT, "%s: not a disagree checkpoint (version %u)", path,
+                        CKPT_VERSION);
+    }
+    if (n != m->n_params) {
+        fclose(fp);
+        return dg__fail(err, DG_EMISMATCH,
+                        "%s: checkpoint holds %lld parameters, this run's model has %lld", path,
+                        (long long)n, (long long)m->n_params);
+    }
+    rc |= read_all(fp, &st->epochs_done, sizeof st->epochs_done, &crc);
+    rc |= read_all(fp, st->rng.s, sizeof st->rng.s, &crc);
+    rc |= read_all(fp, &t, sizeof t, &crc);
+    rc |= read_all(fp, &has_m2, sizeof has_m2, &crc);
+    if (!rc && has_m2 != (opt->m2 != NULL))
+        rc = -1;
+    if (!rc)
+        rc |= read_all(fp, m->params, sizeof(float) * (size_t)n, &crc);
+    if (!rc)
+        rc |= read_all(fp, opt->m1, sizeof(float) * (size_t)n, &crc);
+    if (!rc && has_m2)
+        rc |= read_all(fp, opt->m2, sizeof(float) * (size_t)n, &crc);
+    if (!rc && fread(&stored, sizeof stored, 1, fp) != 1)
+        rc = -1;
+    fclose(fp);
+    if (rc)
+        return dg__fail(err, DG_EFORMAT, "%s: checkpoint truncated or made by another optimizer",
+                        path);
+    if (stored != crc)
+        return dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted",
+                        path);
+    opt->t = t;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The loop
+ */
+
+typedef struct train_bufs {
+    dg__mlp_work mlp;
+    dg__kd_work kd;
+    float *xb;            /* (B, D) gathered batch */
+    int32_t *yb;          /* (B) */
+    float *q;             /* (M, B, C) softened targets */
+    unsigned char *pres;  /* (M, B) */
+    float *dz;            /* (B, C) */
+    double *w;            /* (M) batch weights */
+    double *wsum;         /* (M) epoch weight sums */
+    int64_t *order;       /* (n_rows) */
+    float *probs;         /* (chunk, C) for test evaluation */
+} train_bufs;
+
+static void bufs_free(train_bufs *b)
+{
+    dg__mlp_work_free(&b->mlp);
+    dg__kd_work_free(&b->kd);
+    free(b->xb);
+    free(b->yb);
+    free(b->q);
+    free(b->pres);
+    free(b->dz);
+    free(b->w);
+    free(b->wsum);
+    free(b->order);
+    memset(b, 0, sizeof *b);
+}
+
+static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int C, int M,
+                     int64_t n_rows, dg_error *err)
+{
+    int Mq = M > 0 ? M : 1;
+
+    memset(b, 0, sizeof *b);
+    if (dg__mlp_work_init(&b->mlp, m, B, err) != 0 ||
+        dg__kd_work_init(&b->kd, B, C, Mq, err) != 0)
+        return err ? err->code : DG_ENOMEM;
+    b->xb = dg__alloc((size_t)(B * D), sizeof(float), 0, err);
+    b->yb = dg__alloc((size_t)B, sizeof(int32_t), 0, err);
+    b->q = dg__alloc((size_t)(Mq * B * C), sizeof(float), 1, err);
+    b->pres = dg__alloc((size_t)(Mq * B), 1, 1, err);
+    b->dz = dg__alloc((size_t)(B * C), sizeof(float), 0, err);
+    b->w = dg__alloc((size_t)Mq, sizeof(double), 1, err);
+    b->wsum = dg__alloc((size_t)Mq, sizeof(double), 1, err);
+    b->order = dg__alloc((size_t)n_rows, sizeof(int64_t), 0, err);
+    if (!b->xb || !b->yb || !b->q || !b->pres || !b->dz || !b->w || !b->wsum || !b->order)
+        return DG_ENOMEM;
+    return 0;
+}
+
+/* Accuracy of the model on a labelled dataset, in chunks of the batch
+ * buffers already allocated (no allocation per call). NaN without labels. */
+static double accuracy_on(const dg_model *m, const dg_dataset *ds, train_bufs *b)
+{
+    int64_t N = ds->X.rows, D = ds->X.cols, cap = b->mlp.cap, hits = 0, seen = 0;
+    int C = (int)m->sizes[m->n_layers];
+
+    if (ds->y.n == 0)
+        return NAN;
+    for (int64_t start = 0; start < N; start += cap) {
+        int64_t rows = N - start < cap ? N - start : cap;
+        const float *z = dg__mlp_forward(m, ds->X.data + start * D, rows, &b->mlp);
+
+        for (int64_t r = 0; r < rows; r++) {
+            int32_t y = ds->y.data[start + r];
+
+            if (y < 0)
+                continue;
+            seen++;
+            hits += dg__argmax(z + r * C, C) == y;
+        }
+    }
+    return seen ? (double)hits / (double)seen : NAN;
+}
+
+static int log_weights_header(FILE *fp, int M)
+{
+    fprintf(fp, "epoch,batch");
+    for (int m = 0; m < M; m++)
+        fprintf(fp, ",w%d", m);
+    return fputc('\n', fp) == EOF ? -1 : 0;
+}
+
+static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
+               const dg_distill_opts *o, dg_error *err)
+{
+    int64_t N = train->X.rows, D = train->X.cols;
+    int C = train->C, M = (t && o->method != DG_CE) ? t->M : 0;
+    int64_t n_rows = o->rows ? o->n_rows : N;
+    int64_t B = o->batch < n_rows ? o->batch : n_rows;
+    const int32_t *labels = o->labels ? o->labels : (train->y.n ? train->y.data : NULL);
+    train_bufs b;
+    dg__optim opt;
+    ckpt_state st;
+    dg__outfile wlog;
+    int rc, have_wlog = 0;
+    double *mean_w = NULL;
+
+    if (model->sizes[0] != D || model->sizes[model->n_layers] != C)
+        return dg__fail(err, DG_EMISMATCH,
+                        "model takes %lld inputs and %lld classes, %s has %lld and %d",
+                        (long long)model->sizes[0], (long long)model->sizes[model->n_layers],
+                        train->source, (long long)D, C);
+    if (o->method == DG_CE && !labels)
+        return dg__fail(err, DG_EINVAL, "%s: method 'ce' needs labels", train->source);
+    if (o->threads > 0) {
+        openblas_set_num_threads(o->threads);
+        omp_set_num_threads(o->threads);
+    }
+
+    memset(&opt, 0, sizeof opt);
+    if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, err)) != 0 ||
+        (rc = dg__optim_init(&opt, o->optimizer, model->n_params, o->momentum,
+                             o->weight_decay, err)) != 0)
+        goto done;
+    mean_w = dg__alloc((size_t)(M > 0 ? M : 1), sizeof(double), 1, err);
+    if (!mean_w) {
+        rc = DG_ENOMEM;
+        goto done;
+    }
+
+    st.epochs_done = 0;
+    dg__rng_seed(&st.rng, o->seed ^ 0x5eed5eed5eedULL);
+    if (o->checkpoint && o->resume) {
+        struct stat sb;
+
+        if (stat(o->checkpoint, &sb) == 0 &&
+            (rc = ckpt_load(o->checkpoint, model, &opt, &st, err)) != 0)
+            goto done;
+        if (st.epochs_done > o->epochs) {
+            rc = dg__fail(err, DG_EINVAL, "%s: checkpoint is at epoch %d, past --epochs %d",
+                          o->checkpoint, st.epochs_done, o->epochs);
+            goto done;
+        }
+    }
+    if (o->weights_log) {
+        /* Limit: a resumed run's weights log holds only the epochs it ran. */
+        if ((rc = dg__out_open(&wlog, o->weights_log, err)) != 0)
+            goto done;
+        have_wlog = 1;
+        log_weights_header(wlog.fp, M);
+    }
+
+    for (int epoch = st.epochs_done; epoch < o->epochs; epoch++) {
+        double t0 = now_seconds(), loss_sum = 0.0, lr = dg__lr_at(o, epoch);
+        int64_t hits = 0, seen = 0, n_batches = 0;
+        dg_epoch_report rep;
+
+        /* pass 1: this epoch's order, drawn from the run's RNG so that a
+         * resumed run draws exactly what an uninterrupted one would */
+        for (int64_t i = 0; i < n_rows; i++)
+            b.order[i] = o->rows ? o->rows[i] : i;
+        dg__rng_shuffle(&st.rng, b.order, n_rows);
+        memset(b.wsum, 0, sizeof(double) * (size_t)(M > 0 ? M : 1));
+
+        for (int64_t start = 0; start < n_rows; start += B, n_batches++) {
+            int64_t rows = n_rows - start < B ? n_rows - start : B;
+            const int64_t *idx = b.order + start;
+            const float *z;
+            dg__kd_batch kb;
+            double loss;
+
+            /* pass 2: gather the batch's features, labels and targets */
+            for (int64_t r = 0; r < rows; r++) {
+                memcpy(b.xb + r * D, train->X.data + idx[r] * D, sizeof(float) * (size_t)D);
+                b.yb[r] = labels ? labels[idx[r]] : -1;
+            }
+            for (int m = 0; m < M; m++)
+                dg__teacher_soften(t, m, idx, rows, o->temperature, b.q + (int64_t)m * rows * C,
+                                   b.pres + (int64_t)m * rows);
+
+            /* pass 3: forward, weighting and loss gradient, backward, step */
+            z = dg__mlp_forward(model, b.xb, rows, &b.mlp);
+            kb.B = rows;
+            kb.C = C;
+            kb.M = M;
+            kb.z = z;
+            kb.y = b.yb;
+            kb.q = b.q;
+            kb.present = b.pres;
+            if ((rc = dg__kd_step(&kb, o, &b.kd, b.dz, &loss, b.w, err)) != 0)
+                goto done;
+            if (!isfinite(loss)) {
+                rc = dg__fail(err, DG_ENUMERIC,
+                              "training diverged: loss is %g at epoch %d, batch %lld; "
+                              "try a smaller learning rate (last good checkpoint kept)",
+                              loss, epoch + 1, (long long)n_batches + 1);
+                goto done;
+            }
+            dg__mlp_backward(model, b.xb, rows, b.dz, &b.mlp);
+            dg__optim_step(&opt, model->params, model->grads, lr);
+
+            loss_sum += loss;
+            for (int64_t r = 0; r < rows; r++)
+                if (b.yb[r] >= 0) {
+                    seen++;
+                    hits += dg__argmax(z + r * C, C) == b.yb[r];
+                }
+            for (int m = 0; m < M; m++)
+                b.wsum[m] += b.w[m];
+            if (have_wlog) {
+                fprintf(wlog.fp, "%d,%lld", epoch + 1, (long long)n_batches + 1);
+                for (int m = 0; m < M; m++)
+                    fprintf(wlog.fp, ",%.6g", b.w[m]);
+                fputc('\n', wlog.fp);
+            }
+        }
+
+        /* pass 4: report, then checkpoint the finished epoch */
+        for (int m = 0; m < M; m++)
+            mean_w[m] = b.wsum[m] / (double)n_batches;
+        rep.epoch = epoch + 1;
+        rep.loss = loss_sum / (double)n_batches;
+        rep.train_acc = seen ? (double)hits / (double)seen : NAN;
+        rep.test_acc = o->test ? accuracy_on(model, o->test, &b) : NAN;
+        rep.seconds = now_seconds() - t0;
+        rep.M = M;
+        rep.mean_weight = mean_w;
+        dg__info("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.2fs", rep.epoch,
+                 rep.loss, rep.train_acc, rep.test_acc, rep.seconds);
+        if (o->on_epoch)
+            o->on_epoch(&rep, o->on_epoch_user);
+        st.epochs_done = epoch + 1;
+        if (o->checkpoint && (rc = ckpt_save(o->checkpoint, model, &opt, &st, err)) != 0)
+            goto done;
+    }
+    rc = 0;
+
+done:
+    if (have_wlog) {
+        if (rc == 0)
+            rc = dg__out_commit(&wlog, err);
+        else
+            dg__out_abort(&wlog);
+    }
+    free(mean_w);
+    dg__optim_free(&opt);
+    bufs_free(&b);
+    return rc;
+}
+
+int dg_distill_into(dg_model *model, const dg_dataset *train, const dg_teachers *teachers,
+                    const dg_distill_opts *opts, dg_error *err)
+{
+    int rc;
+
+    dg__clear(err);
+    if (!model || !train || !opts)
+        return dg__fail(err, DG_EINVAL, "dg_distill_into: model, data and options required");
+    if ((rc = check_opts(train, opts->method == DG_CE ? NULL : teachers, opts, err)) != 0)
+        return rc;
+    return run(model, train, opts->method == DG_CE ? NULL : teachers, opts, err);
+}
+
+int dg_distill(const dg_dataset *train, const dg_teachers *teachers,
+               const dg_distill_opts *opts, dg_model **out, dg_error *err)
+{
+    dg_model *model = NULL;
+    int rc;
+
+    dg__clear(err);
+    *out = NULL;
+    if (!train || !opts)
+        return dg__fail(err, DG_EINVAL, "dg_distill: data and options required");
+    if ((rc = check_opts(train, opts->method == DG_CE ? NULL : teachers, opts, err)) != 0)
+        return rc;
+    if ((rc = dg_mlp_create(train->X.cols, opts->hidden, opts->n_hidden, train->C, opts->seed,
+                            &model, err)) != 0)
+        return rc;
+    if ((rc = run(model, train, opts->method == DG_CE ? NULL : teachers, opts, err)) != 0) {
+        dg_model_free(model);
+        return rc;
+    }
+    *out = model;
+    return 0;
+}
