@@ -19,6 +19,14 @@ struct dg_model {
     float *grads;                        /* same layout as params */
 };
 
+/* Parameters implied by sizes[0..n_layers] (weights and biases of every
+ * layer), or -1 when the count overflows int64. */
+int64_t dg__mlp_param_count(const int64_t *sizes, int n_layers);
+/* A model with sizes[0..n_layers] (already validated by the caller:
+ * 1 <= n_layers <= DG_MAX_LAYERS, each size in [1, INT32_MAX]); params and
+ * grads zeroed. Used by dg_mlp_create and the model file loader. */
+int dg__mlp_alloc(const int64_t *sizes, int n_layers, dg_model **out, dg_error *err);
+
 /* Offsets of layer l's weights and bias inside params/grads. */
 int64_t dg__mlp_weight_offset(const dg_model *m, int l);
 int64_t dg__mlp_bias_offset(const dg_model *m, int l);
