@@ -52,4 +52,12 @@ void dg__kd_work_free(dg__kd_work *w);
 int dg__kd_step(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
                 double *loss, double *weights, dg_error *err);
 
+/* Doubles of workspace dg__qp_solve needs for M teachers. */
+#define DG__QP_WORK(M) (2 * (size_t)(M) * (size_t)(M) + 4 * (size_t)(M))
+
+/* dg_capped_simplex_qp without allocation: G is (M, M), a receives (M),
+ * work holds DG__QP_WORK(M) doubles. Among several minimisers it returns
+ * the one nearest the plain average 1/M. */
+int dg__qp_solve(const double *G, int M, double cap, double *a, double *work, dg_error *err);
+
 #endif /* DG_DISTILL_H */
