@@ -1,9 +1,7 @@
-/* The multilayer perceptron: creation with He initialisation, the forward
- * and backward passes over one minibatch (every matrix product through
+/* The multilayer perceptron: creation with He initialisation, forward and
+ * backward passes over one minibatch (every matrix product through
  * cblas_sgemm), and chunked inference for the public logits/probabilities
- * calls. Parameters come from dg_mlp_create or the model file loader; the
- * trainer drives forward/backward and the optimizer.
- *
+ * calls. The trainer drives forward/backward and the optimizer.
  * Legend: B rows in the batch, N rows in a whole matrix, D inputs, C classes.
  */
 #include "nn/nn.h"

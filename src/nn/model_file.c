@@ -2,10 +2,6 @@
  * little-endian float32, and a CRC-32 of everything before it. Saving is
  * atomic; loading trusts nothing in the file and checks every field, the
  * exact length and the checksum before a model is handed out.
- *
- * Layout (all integers little-endian):
- *   magic "DGMODEL\0" (8) | version u32 | n_layers u32 |
- *   sizes i64 x (n_layers + 1) | n_params i64 | params f32 x n_params | crc32 u32
  */
 #include "nn/nn.h"
 
@@ -14,6 +10,9 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+/* Layout, every integer little-endian:
+ *   magic "DGMODEL\0" (8) | version u32 | n_layers u32 |
+ *   sizes i64 x (n_layers + 1) | n_params i64 | params f32 x n_params | crc32 u32 */
 #define MODEL_MAGIC "DGMODEL\0"
 #define MODEL_MAGIC_LEN 8
 #define MODEL_VERSION 1u
@@ -71,10 +70,14 @@ int dg_model_save(const dg_model *m, const char *path, dg_error *err)
     unsigned char header[MODEL_HEADER_MAX];
     unsigned char bytes[4 * MODEL_IO_CHUNK];
     unsigned char tail[4];
-    int64_t hlen = header_len((uint32_t)m->n_layers);
     uLong crc = crc32(0L, Z_NULL, 0);
+    int64_t hlen;
     dg__outfile o;
     int rc;
+
+    if (!m || !path)
+        return dg__fail(err, DG_EINVAL, "dg_model_save: NULL model or path");
+    hlen = header_len((uint32_t)m->n_layers);
 
     /* pass 1: header. */
     memcpy(header, MODEL_MAGIC, MODEL_MAGIC_LEN);
@@ -259,8 +262,8 @@ int dg_model_load(const char *path, dg_model **out, dg_error *err)
     FILE *fp;
     int rc;
 
-    if (!out)
-        return dg__fail(err, DG_EINVAL, "%s: dg_model_load: out is NULL", path);
+    if (!out || !path)
+        return dg__fail(err, DG_EINVAL, "dg_model_load: NULL path or output");
     *out = NULL;
     fp = fopen(path, "rb");
     if (!fp)
