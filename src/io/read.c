@@ -78,13 +78,15 @@ int dg__read_all(const char *path, dg__bytes *out, dg_error *err)
             want = READ_MAX_CALL;
         n = gzread(gz, buf + len, (unsigned)want);
         if (n < 0) {
+            /* zlib's message lives in the gzFile: format it before closing. */
             why = gzerror(gz, &zerr);
             if (zerr == Z_ERRNO)
                 why = strerror(errno);
+            n = dg__fail(err, zerr == Z_DATA_ERROR ? DG_EFORMAT : DG_EIO,
+                         "%s: cannot read after %zu bytes: %s", path, len, why);
             free(buf);
             gzclose(gz);
-            return dg__fail(err, zerr == Z_DATA_ERROR ? DG_EFORMAT : DG_EIO,
-                            "%s: cannot read after %zu bytes: %s", path, len, why);
+            return n;
         }
         if (n == 0)
             break;
