@@ -292,6 +292,147 @@ void dg_eval_report_free(dg_eval_report *r);
 
 /* (section: text) */
 
+/* A sparse matrix in compressed sparse row form: row r holds the entries
+ * row_ptr[r] .. row_ptr[r+1]-1 of col and val. Within a row the columns are
+ * strictly increasing (duplicates were summed). Free with dg_csr_free (safe
+ * on a zeroed struct). */
+typedef struct dg_csr {
+    int64_t rows, cols, nnz;
+    int64_t *row_ptr; /* rows + 1 offsets, row_ptr[0] = 0, non-decreasing */
+    int32_t *col;     /* nnz column indices in [0, cols) */
+    float *val;       /* nnz values */
+} dg_csr;
+
+/* Builds a rows x cols CSR matrix from n (row, col, val) triplets in any
+ * order; entries with the same (row, col) are summed (an explicit zero sum
+ * stays stored). */
+int dg_csr_from_triplets(int64_t rows, int64_t cols, const int64_t *row, const int32_t *col,
+                         const float *val, int64_t n, dg_csr *out, dg_error *err);
+void dg_csr_free(dg_csr *m);
+
+/* A corpus: N texts (valid UTF-8, possibly empty, may hold U+0000), each
+ * with a class id (-1: none), an optional id and an optional group. Labels
+ * are mapped to class ids 0..C-1 and the C class names are kept. */
+typedef struct dg_corpus dg_corpus;
+
+typedef enum { DG_UTF8_ERROR = 0, DG_UTF8_REPLACE } dg_utf8_mode;
+
+typedef struct dg_text_opts {
+    const char *text_key;  /* JSON key or CSV column of the text: "text" */
+    const char *label_key; /* "label"; NULL: ignore labels */
+    const char *id_key;    /* "id"; NULL: ignore */
+    const char *group_key; /* "group"; NULL: ignore */
+    char delimiter;        /* CSV/TSV: 0 picks '\t' for .tsv/.tab files, else ',' */
+    /* DG_UTF8_ERROR: invalid UTF-8 (or a lone \u surrogate escape) is an
+     * error naming file, line and byte. DG_UTF8_REPLACE: each maximal
+     * invalid subpart becomes U+FFFD and is counted (dg_corpus_replaced). */
+    dg_utf8_mode invalid_utf8;
+    /* When not NULL, labels must be one of these n_classes names (or an
+     * integer id below n_classes), so a test file shares the training ids.
+     * When NULL, string labels get ids in order of first appearance and
+     * integer labels are the ids themselves (class names "0", "1", ...). */
+    const char *const *classes;
+    int n_classes;
+} dg_text_opts;
+dg_text_opts dg_text_defaults(void);
+
+/* JSONL: one JSON object per non-blank line. The text must be a string;
+ * the label a string, an integer (-1 or null: none) or absent; id and group
+ * a string or integer. Other keys may hold any JSON value and are skipped.
+ * A UTF-8 BOM and CRLF line ends are accepted. Errors name the line and the
+ * byte (1-based within the line). */
+int dg_read_jsonl(const char *path, const dg_text_opts *opts, dg_corpus **out, dg_error *err);
+/* CSV or TSV with a header row naming the columns; the text column is
+ * required, label/id/group columns are used when present. Quoted fields may
+ * hold delimiters, newlines and "" escapes; CRLF and a BOM are accepted. An
+ * empty label cell is no label; a cell spelling an integer (and no given
+ * class name) is an integer label. */
+int dg_read_text_csv(const char *path, const dg_text_opts *opts, dg_corpus **out,
+                     dg_error *err);
+/* By extension: .jsonl/.ndjson/.json as JSONL, .csv/.tsv/.tab as CSV. */
+int dg_read_text(const char *path, const dg_text_opts *opts, dg_corpus **out, dg_error *err);
+
+/* An empty corpus (for building one in memory with dg_corpus_add). */
+int dg_corpus_create(const dg_text_opts *opts, dg_corpus **out, dg_error *err);
+/* Appends a text of len bytes. label: a class name, or NULL for none. id and
+ * group may be NULL. Invalid UTF-8 is handled as opts->invalid_utf8 says. */
+int dg_corpus_add(dg_corpus *c, const char *text, size_t len, const char *label,
+                  const char *id, const char *group, dg_error *err);
+void dg_corpus_free(dg_corpus *c);
+int64_t dg_corpus_size(const dg_corpus *c);
+/* Text i and its length in bytes (NUL-terminated as well). Pointers stay
+ * valid until the next dg_corpus_add or dg_corpus_free. */
+const char *dg_corpus_text(const dg_corpus *c, int64_t i, size_t *len);
+const int32_t *dg_corpus_labels(const dg_corpus *c); /* N class ids, -1 none */
+int dg_corpus_classes(const dg_corpus *c);           /* C */
+const char *const *dg_corpus_class_names(const dg_corpus *c); /* C names */
+const char *dg_corpus_id(const dg_corpus *c, int64_t i);    /* NULL: none */
+const char *dg_corpus_group(const dg_corpus *c, int64_t i); /* NULL: none */
+int64_t dg_corpus_replaced(const dg_corpus *c); /* U+FFFD inserted by the reader */
+
+/* Which part of a text is seen. For mail, the RFC 822 header block ends at
+ * the first empty line ("\n\n" or "\r\n\r\n"): BODY is what follows it
+ * (empty when there is no empty line), HEADERS what precedes it (the whole
+ * text when there is none). */
+typedef enum { DG_TEXT_ALL = 0, DG_TEXT_BODY, DG_TEXT_HEADERS } dg_text_part;
+/* The byte span [*start, *start + *span) of `part` within text[0..len). */
+void dg_text_span(const char *text, size_t len, dg_text_part part, size_t *start,
+                  size_t *span);
+
+/* NFKC + Unicode case folding (utf8proc). *out is NUL-terminated, *out_len
+ * bytes long, and freed with free(). The input must be valid UTF-8. */
+int dg_text_normalize(const char *text, size_t len, char **out, size_t *out_len, dg_error *err);
+/* Word tokens: maximal runs of letters (L*) and digits/numbers (N*), with
+ * combining marks (M*) kept inside a run they continue; every other code
+ * point separates. normalize != 0 applies dg_text_normalize first. */
+int dg_text_tokens(const char *text, size_t len, int normalize, char ***tokens, int64_t *n,
+                   dg_error *err);
+void dg_text_tokens_free(char **tokens, int64_t n);
+
+/* Hashed n-grams. An n-gram's bucket is h xor-folded to b bits,
+ * ((h >> b) ^ h) & (2^b - 1), where h is the 64-bit FNV-1a hash (offset
+ * basis 0xcbf29ce484222325, prime 0x100000001b3) of one kind byte followed
+ * by the n-gram's UTF-8 bytes:
+ *   word n-grams: 'W', then the n tokens joined by the byte 0x1F;
+ *   char n-grams: 'C', then n consecutive code points of one token padded
+ *   with a space on each side (" spam " gives " sp", "spa", "pam", "am ").
+ * Char n-grams never cross a word; tokens shorter than n - 2 code points
+ * give no char n-gram of order n. */
+#define DG_NGRAM_WORD 'W'
+#define DG_NGRAM_CHAR 'C'
+#define DG_NGRAM_SEP 0x1F
+#define DG_HASH_BITS_MAX 24
+uint32_t dg_ngram_bucket(char kind, const char *bytes, size_t len, int bits);
+
+typedef struct dg_featurizer_opts {
+    int bits;               /* 2^bits columns, 1..DG_HASH_BITS_MAX; 20 */
+    int word_min, word_max; /* word n-gram orders, 1..3; 1..2 (0..0: none) */
+    int char_min, char_max; /* char n-gram orders, 1..8; 0..0 (none) */
+    int normalize;          /* NFKC + case folding first; 1 */
+    int sublinear_tf;       /* tf -> 1 + ln(tf); 0 */
+    int idf;                /* multiply by ln((1 + N) / (1 + df)) + 1; 1 */
+    int l2;                 /* scale each non-empty row to unit L2 norm; 1 */
+    dg_text_part part;      /* DG_TEXT_ALL */
+} dg_featurizer_opts;
+dg_featurizer_opts dg_featurizer_defaults(void);
+
+/* A featurizer remembers its options and, with idf, the document
+ * frequencies of the training corpus, so test texts get the same columns
+ * and weights. train may be NULL when opts->idf is 0. */
+typedef struct dg_featurizer dg_featurizer;
+int dg_featurizer_fit(const dg_featurizer_opts *opts, const dg_corpus *train,
+                      dg_featurizer **out, dg_error *err);
+/* From a saved idf vector of 2^bits floats (NULL when opts->idf is 0). */
+int dg_featurizer_from_idf(const dg_featurizer_opts *opts, const float *idf, int64_t n,
+                           dg_featurizer **out, dg_error *err);
+/* The 2^bits idf weights, or NULL without idf. */
+const float *dg_featurizer_idf(const dg_featurizer *f);
+int64_t dg_featurizer_columns(const dg_featurizer *f);
+/* N x 2^bits features of corpus c. */
+int dg_featurizer_transform(const dg_featurizer *f, const dg_corpus *c, dg_csr *out,
+                            dg_error *err);
+void dg_featurizer_free(dg_featurizer *f);
+
 #ifdef __cplusplus
 }
 #endif
