@@ -197,6 +197,41 @@ static void test_deep_nesting_is_an_error_not_a_crash(void)
     CHECK(strstr(err.msg, "nesting deeper than") != NULL);
 }
 
+static void test_mutated_lines_fail_cleanly_or_parse(void)
+{
+    const char base[] = "{\"text\": \"a\\u00e9\\ud83d\\ude00 b\", \"x\": [1, {\"y\": null}], "
+                        "\"label\": 3, \"id\": \"q\"}";
+    const char alphabet[] = "{}[]\",:\\u0e-+.tfn \x80\xC3\xED";
+    uint64_t state = 12345;
+    char buf[sizeof base + 8];
+    int failed = 0, parsed = 0;
+    dg_error err;
+
+    /* Each line is the base with three bytes overwritten (deterministic
+     * LCG); every outcome must be a corpus or a message naming the line. */
+    for (int trial = 0; trial < 3000; trial++) {
+        dg_corpus *c;
+
+        memcpy(buf, base, sizeof base);
+        for (int k = 0; k < 3; k++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            buf[(state >> 33) % (sizeof base - 1)] =
+                alphabet[(state >> 17) % (sizeof alphabet - 1)];
+        }
+        c = read_jsonl(buf, strlen(buf), NULL, &err);
+        if (c) {
+            parsed++;
+            dg_corpus_free(c);
+        } else if (strstr(err.msg, "t.jsonl: line 1") || strstr(err.msg, "text 0")) {
+            failed++;
+        } else {
+            fprintf(stderr, "  trial %d: unexpected message \"%s\"\n", trial, err.msg);
+            CHECK(0);
+        }
+    }
+    CHECK(failed > 1000 && parsed > 10);
+}
+
 /* ------------------------------------------------------------- UTF-8 */
 
 static void test_invalid_utf8_names_line_and_byte(void)
@@ -539,6 +574,7 @@ int main(void)
     RUN(test_given_class_list_fixes_ids);
     RUN(test_jsonl_malformed_lines_name_line_and_byte);
     RUN(test_deep_nesting_is_an_error_not_a_crash);
+    RUN(test_mutated_lines_fail_cleanly_or_parse);
     RUN(test_invalid_utf8_names_line_and_byte);
     RUN(test_replace_mode_substitutes_and_counts);
     RUN(test_csv_quoted_newlines_crlf_and_bom);

@@ -47,7 +47,9 @@ int dg__utf8_clean(const char *s, size_t n, dg_utf8_mode mode, dg__buf *out, int
 int dg__read_file(const char *path, char **data, size_t *len, dg_error *err);
 /* Reads path and checks or repairs its UTF-8 (a leading BOM dropped) into
  * *clean; an invalid byte in DG_UTF8_ERROR mode fails naming its line and
- * byte (both 1-based, bytes counted after the BOM on line 1). */
+ * byte (both 1-based, bytes counted after the BOM on line 1).
+ * Limit: in DG_UTF8_REPLACE mode later syntax errors count bytes in the
+ * repaired text, so each earlier U+FFFD on that line may shift them. */
 int dg__read_text_file(const char *path, dg_utf8_mode mode, dg__buf *clean, int64_t *replaced,
                        dg_error *err);
 
