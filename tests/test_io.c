@@ -433,6 +433,49 @@ static void test_idx_malformed_files_are_errors_naming_file_and_place(void)
     CHECK(M.data == NULL);
 }
 
+static void test_every_cut_short_file_is_rejected(void)
+{
+    const float X[6] = {1, 2, 3, 4, 5, 6};
+    unsigned char whole[512];
+    dg_matrix M = {0};
+    dg_error e = {0};
+    char npy[512], idx[512], gz[512];
+    size_t n_npy, n_gz;
+    int rejected = 0, named = 0;
+
+    snprintf(npy, sizeof npy, "%s", tpath("cut.npy"));
+    snprintf(idx, sizeof idx, "%s", tpath("cut-ubyte"));
+    snprintf(gz, sizeof gz, "%s", tpath("cut-ubyte.gz"));
+    dg_write_npy(npy, X, 2, 3, &e);
+    n_npy = read_file(npy, whole, sizeof whole);
+    for (size_t len = 0; len < n_npy; len++) {
+        write_file(npy, whole, len);
+        rejected += dg_read_npy(npy, &M, &e) != 0;
+        named += strstr(e.msg, npy) != NULL;
+    }
+    CHECK(rejected == (int)n_npy && named == (int)n_npy);
+
+    rejected = named = 0;
+    for (size_t len = 0; len < sizeof idx_images; len++) {
+        write_file(idx, idx_images, len);
+        rejected += dg_read_idx_images(idx, &M, &e) != 0;
+        named += strstr(e.msg, idx) != NULL;
+    }
+    CHECK(rejected == (int)sizeof idx_images && named == rejected);
+
+    /* Cut inside the gzip stream, from just after its 10-byte header on. */
+    write_gzip(gz, idx_images, sizeof idx_images);
+    n_gz = read_file(gz, whole, sizeof whole);
+    rejected = named = 0;
+    for (size_t len = 10; len < n_gz; len++) {
+        write_file(gz, whole, len);
+        rejected += dg_read_idx_images(gz, &M, &e) != 0;
+        named += strstr(e.msg, gz) != NULL;
+    }
+    CHECK(rejected == (int)(n_gz - 10) && named == rejected);
+    CHECK(M.data == NULL);
+}
+
 /* ------------------------------------------------------------------- CSV */
 
 static void test_csv_write_then_read_gives_the_same_floats_and_names(void)
@@ -845,6 +888,7 @@ int main(void)
     RUN(test_npy_malformed_files_are_errors_naming_file_and_place);
     RUN(test_idx_reads_raw_and_gzip_images_and_labels);
     RUN(test_idx_malformed_files_are_errors_naming_file_and_place);
+    RUN(test_every_cut_short_file_is_rejected);
     RUN(test_csv_write_then_read_gives_the_same_floats_and_names);
     RUN(test_csv_bom_crlf_quotes_and_label_column_by_name);
     RUN(test_csv_header_is_guessed_from_the_first_two_rows);
