@@ -286,6 +286,97 @@ void dg_eval_report_free(dg_eval_report *r);
 
 /* (section: active) */
 
+/* Acquisition scores: one number per pool row, higher = more worth a
+ * person's label. Student scores read the student's probabilities,
+ * committee scores the teachers' (and optionally the student's). */
+typedef enum {
+    DG_ACQ_RANDOM = 0,        /* uniform in [0, 1), from the seed and the row index */
+    DG_ACQ_LEAST_CONFIDENCE,  /* 1 - max_c s_c */
+    DG_ACQ_MARGIN,            /* 1 - (s_top1 - s_top2), in [0, 1] */
+    DG_ACQ_ENTROPY,           /* -sum_c s_c ln s_c */
+    DG_ACQ_VOTE_ENTROPY,      /* entropy of the members' weighted argmax votes */
+    DG_ACQ_CONSENSUS_KL,      /* sum_m w_m KL(p_m || pbar): generalised Jensen-Shannon */
+    DG_ACQ_STUDENT_KL,        /* KL(pbar_teachers || s): the KD loss left on the row */
+    DG_ACQ_GRADIENT_CONFLICT  /* sum_m w_m |g_m| - |min-norm point of hull{g_m}| */
+} dg_acq_kind;
+
+typedef struct dg_acq_input {
+    int64_t N;               /* pool rows */
+    int C;                   /* classes, >= 2 */
+    const float *student;    /* N x C student probabilities; NULL when the score needs none */
+    int M;                   /* teachers */
+    const float *teachers;   /* M blocks of N x C probabilities: (m, n, c) at (m*N + n)*C + c */
+    const double *weights;   /* M non-negative teacher reliabilities (normalised inside,
+                              * not all zero); NULL: equal */
+    int include_student;     /* committee scores: the student joins as one more member
+                              * with share 1/(M+1); the teachers share M/(M+1) */
+    double temperature;      /* gradient conflict: softening T > 0 */
+    uint64_t seed;           /* random scores */
+} dg_acq_input;
+
+/* N, C, M zero and pointers NULL; temperature 4 (the distillation default),
+ * seed 0, no student member. */
+dg_acq_input dg_acq_defaults(void);
+
+/* Fills scores (N) with the acquisition score `kind` for every row. Every
+ * probability row must be finite, non-negative and sum to 1 +- 1e-3 (an
+ * error names the matrix and row). Zero probabilities give finite scores.
+ * Deterministic and independent of the thread count. */
+int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_error *err);
+
+/* "random", "least-confidence", "margin", "entropy", "vote-entropy",
+ * "consensus-kl", "student-kl", "gradient-conflict". */
+const char *dg_acq_name(dg_acq_kind kind);
+int dg_acq_parse(const char *name, dg_acq_kind *out, dg_error *err);
+
+/* Batch selection: K of N scored rows for a person to label. */
+typedef enum {
+    DG_SELECT_TOPK = 0,  /* the K best scores */
+    DG_SELECT_DIVERSE,   /* greedy score-weighted farthest-first over an embedding */
+    DG_SELECT_BALANCED   /* round-robin over predicted classes, best first in each */
+} dg_select_mode;
+
+typedef struct dg_select_opts {
+    dg_select_mode mode;
+    uint64_t seed;                 /* order among equal scores */
+    const unsigned char *labelled; /* N: nonzero = already labelled, never picked; NULL: none */
+    const float *features;         /* N x D: exact duplicate rows are picked at most once,
+                                    * never when a copy is labelled; NULL: no check */
+    int64_t D;
+    const float *embedding;        /* N x H (e.g. the student's last hidden layer): DIVERSE */
+    int64_t H;
+    int64_t pool;                  /* DIVERSE: only the `pool` best-scored rows compete;
+                                    * 0: every available row (cost N*K*H) */
+    const int32_t *predicted;      /* N predicted class ids >= 0: BALANCED */
+} dg_select_opts;
+
+dg_select_opts dg_select_defaults(void);
+
+/* Picks up to K rows of the N scored rows (scores: N finite values) into
+ * picked (room for K row ids) in the order chosen, and the count into
+ * *n_picked: fewer than K only when fewer rows are available. Deterministic
+ * for a seed. */
+int dg_select_batch(const double *scores, int64_t N, int64_t K, const dg_select_opts *opts,
+                    int64_t *picked, int64_t *n_picked, dg_error *err);
+
+/* "topk", "diverse", "balanced". */
+const char *dg_select_name(dg_select_mode mode);
+int dg_select_parse(const char *name, dg_select_mode *out, dg_error *err);
+
+/* How far each teacher can be trusted, from the rows with gold labels. */
+typedef struct dg_teacher_reliability {
+    int64_t n;               /* labelled rows scored */
+    double accuracy;         /* argmax (first on ties) == label; NaN when n == 0 */
+    double acc_low, acc_high; /* Wilson 95% score interval; [0, 1] when n == 0 */
+    double ece;              /* expected calibration error, 15 equal-width bins; NaN when n == 0 */
+} dg_teacher_reliability;
+
+/* teachers: M blocks of N x C probabilities; labels (N): class id, or -1
+ * for an unlabelled row (skipped). Fills out[0..M). */
+int dg_teacher_reliability_eval(const float *teachers, int M, int64_t N, int C,
+                                const int32_t *labels, dg_teacher_reliability *out,
+                                dg_error *err);
+
 /* ------------------------------------------------------------------------
  * Text: UTF-8 readers, tokenizer, hashed n-grams, sparse matrices
  */
