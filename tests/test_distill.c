@@ -218,6 +218,149 @@ static void test_dz_matches_finite_differences_for_every_method(void)
     }
 }
 
+/* The AE-KD weights from the definition: summaries of the per-row logit
+ * gradients (T/B)(s_b - q_mb) over the rows each teacher answered, their
+ * Gram matrix, the public QP, and the normalisation when asked. */
+static void aekd_weights_ref(const batch *bt, const dg_distill_opts *o, double *a)
+{
+    double T = o->temperature, g[M_][B_ * C_], G[M_ * M_], nrm[M_], row[M_], row_m[M_];
+    double sum = 0.0;
+    int len = o->aekd_grad == DG_AEKD_FULL ? B_ * C_ : C_, rows = 0;
+
+    memset(g, 0, sizeof g);
+    memset(a, 0, sizeof(double) * M_);
+    for (int b = 0; b < B_; b++) {
+        double s[C_], ssum = 0.0;
+        int keep[M_], K = 0;
+
+        for (int c = 0; c < C_; c++)
+            ssum += s[c] = exp(bt->z[b * C_ + c] / T);
+        for (int m = 0; m < M_; m++) {
+            keep[m] = bt->present[m * B_ + b];
+            for (int c = 0; c < C_ && keep[m]; c++) {
+                double d = T / B_ * (s[c] / ssum - bt->q[(m * B_ + b) * C_ + c]);
+
+                if (o->aekd_grad == DG_AEKD_FULL)
+                    g[m][b * C_ + c] = d;
+                else if (o->aekd_grad == DG_AEKD_MEAN)
+                    g[m][c] += d / B_;
+                else
+                    g[m][c] = d;
+            }
+        }
+        if (o->aekd_grad != DG_AEKD_PER_EXAMPLE)
+            continue;
+        /* one QP per row over the teachers that answered it */
+        for (int m = 0; m < M_; m++) {
+            double ss = 0.0;
+
+            for (int c = 0; c < C_; c++)
+                ss += g[m][c] * g[m][c];
+            nrm[m] = o->aekd_normalize ? sqrt(ss) : 1.0;
+            K += keep[m];
+        }
+        for (int i = 0, ki = 0; i < M_; i++)
+            for (int j = 0, kj = 0; j < M_ && keep[i]; j++) {
+                double dot = 0.0;
+
+                if (!keep[j])
+                    continue;
+                for (int c = 0; c < C_; c++)
+                    dot += g[i][c] * g[j][c];
+                G[ki * K + kj++] = dot / (nrm[i] * nrm[j]);
+                ki += kj == K;
+            }
+        CHECK(dg_capped_simplex_qp(G, K, fmax(o->tolerance, 1.0 / K), row, NULL) == 0);
+        sum = 0.0;
+        for (int m = M_ - 1, k = K - 1; m >= 0; m--) {
+            row_m[m] = keep[m] ? row[k--] / nrm[m] : 0.0;
+            sum += row_m[m];
+        }
+        for (int m = 0; m < M_; m++)
+            a[m] += row_m[m] / sum;
+        rows++;
+    }
+    if (o->aekd_grad == DG_AEKD_PER_EXAMPLE) {
+        for (int m = 0; m < M_; m++)
+            a[m] /= rows;
+        return;
+    }
+    sum = 0.0;
+    for (int m = 0; m < M_; m++) {
+        double ss = 0.0;
+
+        for (int e = 0; e < len; e++)
+            ss += g[m][e] * g[m][e];
+        nrm[m] = o->aekd_normalize ? sqrt(ss) : 1.0;
+    }
+    for (int i = 0; i < M_; i++)
+        for (int j = 0; j < M_; j++) {
+            double dot = 0.0;
+
+            for (int e = 0; e < len; e++)
+                dot += g[i][e] * g[j][e];
+            G[i * M_ + j] = dot / (nrm[i] * nrm[j]);
+        }
+    CHECK(dg_capped_simplex_qp(G, M_, o->tolerance, a, NULL) == 0);
+    for (int m = 0; m < M_; m++)
+        sum += a[m] /= nrm[m];
+    for (int m = 0; m < M_; m++)
+        a[m] /= sum;
+}
+
+static void test_aekd_weights_solve_the_qp_on_the_chosen_summaries(void)
+{
+    const dg_aekd_grad grads[] = {DG_AEKD_MEAN, DG_AEKD_FULL, DG_AEKD_PER_EXAMPLE};
+    batch bt;
+    dg__kd_work w;
+    dg__kd_batch v;
+    float dz[B_ * C_];
+    double loss, a[M_], ref[M_];
+
+    CHECK(dg__kd_work_init(&w, B_, C_, M_, NULL) == 0);
+    for (int seed = 0; seed < 5; seed++)
+        for (int i = 0; i < 3; i++)
+            for (int normalize = 0; normalize < 2; normalize++) {
+                dg_distill_opts o = opts_for(DG_AEKD, grads[i], normalize, 2.0);
+
+                o.tolerance = seed % 2 ? 1.0 : 0.5;
+                make_batch(&bt, 400 + seed, 2.0);
+                v = view(&bt, B_);
+                CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
+                aekd_weights_ref(&bt, &o, ref);
+                for (int m = 0; m < M_; m++)
+                    CHECK_NEAR(a[m], ref[m], 1e-6);
+            }
+    dg__kd_work_free(&w);
+}
+
+static void test_teacher_absent_from_the_whole_batch_gets_no_weight(void)
+{
+    const dg_aekd_grad grads[] = {DG_AEKD_MEAN, DG_AEKD_FULL, DG_AEKD_PER_EXAMPLE};
+    batch bt;
+    dg__kd_work w;
+    dg__kd_batch v;
+    float dz[B_ * C_];
+    double loss, a[M_];
+
+    make_batch(&bt, 11, 4.0);
+    for (int b = 0; b < B_; b++) {
+        bt.present[2 * B_ + b] = 0;
+        memset(bt.q + (2 * B_ + b) * C_, 0, sizeof(float) * C_);
+    }
+    v = view(&bt, B_);
+    CHECK(dg__kd_work_init(&w, B_, C_, M_, NULL) == 0);
+    for (int i = 0; i < 3; i++)
+        for (int normalize = 0; normalize < 2; normalize++) {
+            dg_distill_opts o = opts_for(DG_AEKD, grads[i], normalize, 4.0);
+
+            CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
+            CHECK(a[2] == 0.0);
+            CHECK_NEAR(a[0] + a[1], 1.0, 1e-12);
+        }
+    dg__kd_work_free(&w);
+}
+
 static void test_kd_loss_matches_hand_computed_value(void)
 {
     /* one row, z = (0, 0) so s = (1/2, 1/2); teacher q = (0.8, 0.2), T = 2:
@@ -574,6 +717,8 @@ int main(void)
     RUN(test_ce_matches_hand_value_and_ignores_teachers);
     RUN(test_avg_loss_weights_are_one_over_m);
     RUN(test_aekd_with_cap_one_over_m_equals_avg_loss_exactly);
+    RUN(test_aekd_weights_solve_the_qp_on_the_chosen_summaries);
+    RUN(test_teacher_absent_from_the_whole_batch_gets_no_weight);
     RUN(test_aekd_gives_less_weight_to_a_teacher_pulling_against_the_rest);
     RUN(test_extreme_temperatures_and_certain_teachers_give_no_nan);
     RUN(test_zero_gradient_teacher_under_normalisation_gives_no_nan);
