@@ -58,7 +58,7 @@ deps-bench:
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh scripts/demo.sh $(BUILD)
+	$(BUILD)/disagree demo --out demo-out
 
 clean:
 	rm -rf build

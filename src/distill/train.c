@@ -419,8 +419,16 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
             kb.y = b.yb;
             kb.q = b.q;
             kb.present = b.pres;
-            if ((rc = dg__kd_step(&kb, o, &b.kd, b.dz, &loss, b.w, err)) != 0)
+            if ((rc = dg__kd_step(&kb, o, &b.kd, b.dz, &loss, b.w, err)) != 0) {
+                char why[DG_ERROR_MSG];
+
+                snprintf(why, sizeof why, "%s", err ? err->msg : "");
+                rc = dg__fail(err, rc, "training stopped at epoch %d, batch %lld: %s%s",
+                              epoch + 1, (long long)n_batches + 1, why,
+                              rc == DG_ENUMERIC ? "; try a smaller learning rate "
+                                                  "(last good checkpoint kept)" : "");
                 goto done;
+            }
             if (!isfinite(loss)) {
                 rc = dg__fail(err, DG_ENUMERIC,
                               "training diverged: loss is %g at epoch %d, batch %lld; "

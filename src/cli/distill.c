@@ -1,0 +1,357 @@
+/* disagree distill: train a student from labels and the teachers' outputs
+ * on the same rows, print one row per epoch, save the model atomically and
+ * optionally the same figures as JSON.
+ */
+#include "cli/cli.h"
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cli_opt opts[] = {
+    {"data", "FILE", "training features (IDX, .npy, .csv, LIBSVM)", NULL},
+    {"labels", "FILE", "training labels (IDX, .npy, text); rows may be -1 (none)", NULL},
+    {"label-column", "NAME|INDEX", "label column of a CSV --data", NULL},
+    {"teachers", "T1,T2,...", "teacher outputs on --data, one N x C file each", NULL},
+    {"teacher-format", "prob|logit|auto", "how to read teacher files (default auto)", NULL},
+    {"test", "FILE", "test features", NULL},
+    {"test-labels", "FILE", "test labels", NULL},
+    {"test-teachers", "T1,T2,...", "teacher outputs on --test, reported beside the student",
+     NULL},
+    {"method", "aekd|avg-loss|avg-prob|ce", "teacher weighting (default aekd)", NULL},
+    {"tolerance", "C", "AE-KD cap on a teacher's weight, in [1/M, 1] (default 0.6)", NULL},
+    {"aekd-grad", "mean|full|per-example", "AE-KD gradient summary (default mean)", NULL},
+    {"aekd-normalize", NULL, "solve on unit-norm teacher gradients", NULL},
+    {"temperature", "T", "softening temperature > 0 (default 4)", NULL},
+    {"alpha", "A", "weight of the KD term (default 0.9)", NULL},
+    {"gamma", "G", "weight of the label cross-entropy (default 1)", NULL},
+    {"hidden", "256,128", "student hidden sizes; 0 for softmax regression (default 128)", NULL},
+    {"epochs", "E", "epochs (default 10)", NULL},
+    {"batch", "B", "minibatch size (default 64)", NULL},
+    {"optimizer", "sgd|adam", "optimizer (default sgd with momentum 0.9)", NULL},
+    {"lr", "LR", "learning rate (default 0.05 for sgd, 0.001 for adam)", NULL},
+    {"momentum", "MU", "SGD momentum (default 0.9)", NULL},
+    {"weight-decay", "WD", "L2 weight decay (default 5e-4)", NULL},
+    {"schedule", "constant|step|cosine", "learning-rate schedule (default cosine)", NULL},
+    {"seed", "S", "random seed (default 1)", NULL},
+    {"threads", "N", "threads for BLAS and OpenMP (default: all cores)", NULL},
+    {"out", "MODEL", "where to write the student model", NULL},
+    {"json", "FILE", "write the per-epoch and final figures as JSON", NULL},
+    {"weights-log", "FILE", "write every batch's teacher weights as CSV", NULL},
+    {"checkpoint", "FILE", "checkpoint every epoch here (default MODEL.ckpt)", NULL},
+    {"resume", NULL, "continue from the checkpoint if one exists", NULL},
+};
+
+static cli_cmd cmd = {"distill", "Distil a student from labels and a committee of teachers.",
+                      opts, (int)(sizeof opts / sizeof opts[0])};
+
+typedef struct epoch_log {
+    dg_epoch_report *rows;
+    double *weights; /* (epochs, M) */
+    int n, cap, M;
+} epoch_log;
+
+static void on_epoch(const dg_epoch_report *r, void *user)
+{
+    epoch_log *log = user;
+
+    if (r->epoch == 1 || log->n == 0) {
+        printf("%5s %9s %9s %9s %8s", "epoch", "loss", "train", "test", "seconds");
+        for (int m = 0; m < r->M; m++)
+            printf("   w%-4d", m);
+        printf("\n");
+    }
+    printf("%5d %9.4f %9.4f %9.4f %8.2f", r->epoch, r->loss, r->train_acc, r->test_acc,
+           r->seconds);
+    for (int m = 0; m < r->M; m++)
+        printf(" %7.4f", r->mean_weight[m]);
+    printf("\n");
+    fflush(stdout);
+    if (log->n < log->cap) {
+        log->rows[log->n] = *r;
+        for (int m = 0; m < r->M; m++)
+            log->weights[(int64_t)log->n * log->M + m] = r->mean_weight[m];
+        log->rows[log->n].mean_weight = NULL;
+        log->n++;
+    }
+}
+
+static int parse_method(const char *s, dg_method *m)
+{
+    static const char *const names[] = {"ce", "avg-loss", "avg-prob", "aekd"};
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *m = (dg_method)i;
+            return 0;
+        }
+    return cli_error("distill: --method expects aekd, avg-loss, avg-prob or ce, got '%s'", s);
+}
+
+/* Parses --teacher-format. */
+static int parse_format(const char *s, dg_teacher_format *f)
+{
+    if (!s || strcmp(s, "auto") == 0)
+        *f = DG_TEACHER_AUTO;
+    else if (strcmp(s, "prob") == 0)
+        *f = DG_TEACHER_PROB;
+    else if (strcmp(s, "logit") == 0)
+        *f = DG_TEACHER_LOGIT;
+    else
+        return cli_error("--teacher-format expects prob, logit or auto, got '%s'", s);
+    return 0;
+}
+
+/* Loads a comma list of teacher files. */
+static int load_teachers(const char *list, dg_teacher_format fmt, dg_teachers **out)
+{
+    char **items = NULL, *buf = NULL;
+    int n = 0, rc;
+    dg_error err;
+
+    if (cli_split(list, ',', &items, &n, &buf) != 0)
+        return 1;
+    rc = dg_teachers_load((const char *const *)items, n, fmt, out, &err);
+    free(items);
+    free(buf);
+    return rc ? cli_fail(&err) : 0;
+}
+
+/* Test accuracy of each teacher and of their mean probability. */
+static int report_teachers(const dg_teachers *t, const dg_dataset *test, FILE *json)
+{
+    int64_t N = dg_teachers_rows(t);
+    int C = dg_teachers_classes(t), M = dg_teachers_count(t);
+    float *p = malloc(sizeof(float) * (size_t)(N * C));
+    float *mean = calloc((size_t)(N * C), sizeof(float));
+    dg_eval_report rep;
+    dg_error err;
+
+    if (!p || !mean) {
+        free(p);
+        free(mean);
+        return cli_error("out of memory");
+    }
+    if (json)
+        fprintf(json, "  \"teachers_test_accuracy\": [");
+    for (int m = 0; m < M; m++) {
+        dg_teachers_probs(t, m, p);
+        for (int64_t i = 0; i < N * C; i++)
+            mean[i] += p[i] / (float)M;
+        if (dg_evaluate(p, dg_dataset_labels(test), N, C, &rep, &err) != 0)
+            break;
+        printf("teacher %d test accuracy %.4f\n", m, rep.accuracy);
+        if (json) {
+            fprintf(json, "%s", m ? ", " : "");
+            cli_json_num(json, rep.accuracy);
+        }
+        dg_eval_report_free(&rep);
+    }
+    if (json)
+        fprintf(json, "],\n");
+    if (dg_evaluate(mean, dg_dataset_labels(test), N, C, &rep, &err) == 0) {
+        printf("ensemble (mean probability) test accuracy %.4f\n", rep.accuracy);
+        if (json) {
+            fprintf(json, "  \"ensemble_test_accuracy\": ");
+            cli_json_num(json, rep.accuracy);
+            fprintf(json, ",\n");
+        }
+        dg_eval_report_free(&rep);
+    }
+    free(p);
+    free(mean);
+    return 0;
+}
+
+static void write_epochs(FILE *fp, const epoch_log *log)
+{
+    fprintf(fp, "  \"epochs\": [\n");
+    for (int e = 0; e < log->n; e++) {
+        const dg_epoch_report *r = &log->rows[e];
+
+        fprintf(fp, "    {\"epoch\": %d, \"loss\": ", r->epoch);
+        cli_json_num(fp, r->loss);
+        fprintf(fp, ", \"train_accuracy\": ");
+        cli_json_num(fp, r->train_acc);
+        fprintf(fp, ", \"test_accuracy\": ");
+        cli_json_num(fp, r->test_acc);
+        fprintf(fp, ", \"seconds\": ");
+        cli_json_num(fp, r->seconds);
+        fprintf(fp, ", \"mean_weights\": [");
+        for (int m = 0; m < log->M; m++) {
+            fprintf(fp, "%s", m ? ", " : "");
+            cli_json_num(fp, log->weights[(int64_t)e * log->M + m]);
+        }
+        fprintf(fp, "]}%s\n", e + 1 < log->n ? "," : "");
+    }
+    fprintf(fp, "  ],\n");
+}
+
+int cmd_distill(int argc, char **argv)
+{
+    const char *data, *out, *s;
+    dg_distill_opts o = dg_distill_defaults();
+    dg_dataset *train = NULL, *test = NULL;
+    dg_teachers *teachers = NULL, *test_teachers = NULL;
+    dg_teacher_format fmt = DG_TEACHER_AUTO;
+    dg_model *model = NULL;
+    dg_error err;
+    epoch_log log = {0};
+    char ckpt[4200];
+    dg__outfile json;
+    int have_json = 0, rc = 1, parsed;
+    double t0;
+
+    if ((parsed = cli_parse(&cmd, argc, argv)) != 0)
+        return parsed > 0 ? 0 : 2;
+    if (cli_require(&cmd, "data", &data) || cli_require(&cmd, "out", &out))
+        return 2;
+    if ((s = cli_get(&cmd, "method")) && parse_method(s, &o.method))
+        return 2;
+    if (o.method != DG_CE && !cli_get(&cmd, "teachers"))
+        return cli_error("distill: --teachers is required for --method %s (only ce trains "
+                         "without)", cli_get(&cmd, "method") ? cli_get(&cmd, "method") : "aekd"),
+               2;
+    if ((s = cli_get(&cmd, "optimizer"))) {
+        if (strcmp(s, "adam") == 0)
+            o.optimizer = DG_ADAM, o.lr = 1e-3;
+        else if (strcmp(s, "sgd") != 0)
+            return cli_error("distill: --optimizer expects sgd or adam, got '%s'", s), 2;
+    }
+    if ((s = cli_get(&cmd, "schedule"))) {
+        if (strcmp(s, "constant") == 0)
+            o.schedule = DG_LR_CONSTANT;
+        else if (strcmp(s, "step") == 0)
+            o.schedule = DG_LR_STEP;
+        else if (strcmp(s, "cosine") == 0)
+            o.schedule = DG_LR_COSINE;
+        else
+            return cli_error("distill: --schedule expects constant, step or cosine, got '%s'",
+                             s), 2;
+    }
+    if ((s = cli_get(&cmd, "aekd-grad"))) {
+        if (strcmp(s, "mean") == 0)
+            o.aekd_grad = DG_AEKD_MEAN;
+        else if (strcmp(s, "full") == 0)
+            o.aekd_grad = DG_AEKD_FULL;
+        else if (strcmp(s, "per-example") == 0)
+            o.aekd_grad = DG_AEKD_PER_EXAMPLE;
+        else
+            return cli_error("distill: --aekd-grad expects mean, full or per-example, got '%s'",
+                             s), 2;
+    }
+    o.aekd_normalize = cli_get(&cmd, "aekd-normalize") != NULL;
+    o.resume = cli_get(&cmd, "resume") != NULL;
+    o.weights_log = cli_get(&cmd, "weights-log");
+    if ((s = cli_get(&cmd, "hidden")) && cli_sizes("distill: --hidden", s, o.hidden,
+                                                   DG_MAX_LAYERS - 1, &o.n_hidden))
+        return 2;
+    if (cli_double(&cmd, "temperature", -1e300, 1e300, &o.temperature) ||
+        cli_double(&cmd, "alpha", 0, 1e6, &o.alpha) || cli_double(&cmd, "gamma", 0, 1e6, &o.gamma) ||
+        cli_double(&cmd, "tolerance", -1e300, 1e300, &o.tolerance) ||
+        cli_double(&cmd, "lr", 1e-12, 1e3, &o.lr) ||
+        cli_double(&cmd, "momentum", 0, 0.999999, &o.momentum) ||
+        cli_double(&cmd, "weight-decay", 0, 1e3, &o.weight_decay) ||
+        cli_int(&cmd, "epochs", 1, 1000000, &o.epochs) ||
+        cli_int(&cmd, "batch", 1, 1 << 24, &o.batch) ||
+        cli_int(&cmd, "threads", 1, 4096, &o.threads) || cli_u64(&cmd, "seed", &o.seed) ||
+        parse_format(cli_get(&cmd, "teacher-format"), &fmt))
+        return 2;
+    if (!(o.temperature > 0))
+        return cli_error("distill: --temperature must be > 0, got %g", o.temperature), 2;
+    if ((cli_get(&cmd, "test") != NULL) != (cli_get(&cmd, "test-labels") != NULL))
+        return cli_error("distill: --test and --test-labels go together"), 2;
+    if (strlen(out) > 4000)
+        return cli_error("distill: --out path too long"), 2;
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
+    o.checkpoint = cli_get(&cmd, "checkpoint") ? cli_get(&cmd, "checkpoint") : ckpt;
+
+    if (cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
+        goto done;
+    if (cli_get(&cmd, "test") &&
+        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), NULL, &test))
+        goto done;
+    if (o.method != DG_CE && load_teachers(cli_get(&cmd, "teachers"), fmt, &teachers))
+        goto done;
+    if (cli_get(&cmd, "test-teachers")) {
+        if (!test) {
+            cli_error("distill: --test-teachers needs --test and --test-labels");
+            goto done;
+        }
+        if (load_teachers(cli_get(&cmd, "test-teachers"), fmt, &test_teachers))
+            goto done;
+        if (dg_teachers_rows(test_teachers) != dg_dataset_rows(test)) {
+            cli_error("distill: --test-teachers have %lld rows but %s has %lld",
+                      (long long)dg_teachers_rows(test_teachers), cli_get(&cmd, "test"),
+                      (long long)dg_dataset_rows(test));
+            goto done;
+        }
+    }
+    if (cli_get(&cmd, "json")) {
+        if (dg__out_open(&json, cli_get(&cmd, "json"), &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+        have_json = 1;
+        fprintf(json.fp, "{\n  \"method\": ");
+        cli_json_str(json.fp, cli_get(&cmd, "method") ? cli_get(&cmd, "method") : "aekd");
+        fprintf(json.fp, ",\n  \"teachers\": %d,\n  \"temperature\": %g,\n  \"alpha\": %g,\n"
+                         "  \"gamma\": %g,\n  \"tolerance\": %g,\n  \"seed\": %llu,\n",
+                teachers ? dg_teachers_count(teachers) : 0, o.temperature, o.alpha, o.gamma,
+                o.tolerance, (unsigned long long)o.seed);
+    }
+
+    log.cap = o.epochs;
+    log.M = teachers ? dg_teachers_count(teachers) : 0;
+    log.rows = calloc((size_t)log.cap, sizeof *log.rows);
+    log.weights = calloc((size_t)log.cap * (size_t)(log.M + 1), sizeof(double));
+    if (!log.rows || !log.weights) {
+        cli_error("out of memory");
+        goto done;
+    }
+    o.test = test;
+    o.on_epoch = on_epoch;
+    o.on_epoch_user = &log;
+    t0 = cli_now();
+    if (dg_distill(train, teachers, &o, &model, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    if (dg_model_save(model, out, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    remove(o.checkpoint);
+    printf("student: %lld parameters, trained in %.1fs, saved to %s\n",
+           (long long)dg_model_param_count(model), cli_now() - t0, out);
+    if (test_teachers && report_teachers(test_teachers, test, have_json ? json.fp : NULL))
+        goto done;
+    if (have_json) {
+        write_epochs(json.fp, &log);
+        fprintf(json.fp, "  \"parameters\": %lld,\n  \"train_seconds\": ",
+                (long long)dg_model_param_count(model));
+        cli_json_num(json.fp, cli_now() - t0);
+        fprintf(json.fp, ",\n  \"final_test_accuracy\": ");
+        cli_json_num(json.fp, log.n ? log.rows[log.n - 1].test_acc : NAN);
+        fprintf(json.fp, "\n}\n");
+        have_json = 0;
+        if (dg__out_commit(&json, &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+    }
+    rc = 0;
+
+done:
+    if (have_json)
+        dg__out_abort(&json);
+    free(log.rows);
+    free(log.weights);
+    dg_model_free(model);
+    dg_teachers_free(teachers);
+    dg_teachers_free(test_teachers);
+    dg_dataset_free(train);
+    dg_dataset_free(test);
+    return rc;
+}
