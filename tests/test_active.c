@@ -513,7 +513,7 @@ static int clusters_hit(const int64_t *p, int64_t n, const int *cluster)
 static void test_diverse_spreads_over_clusters_where_topk_does_not(void)
 {
     float emb[400];
-    double s[200];
+    double s[200], zero[200];
     int cluster[200];
     dg_select_opts o = dg_select_defaults();
     int64_t p[10], q[10], n;
@@ -530,6 +530,12 @@ static void test_diverse_spreads_over_clusters_where_topk_does_not(void)
     CHECK(cluster[p[0]] == 0); /* the first pick is the best score */
     CHECK(pick(s, 200, 10, &o, q, &n) == 0);
     CHECK(memcmp(p, q, sizeof p) == 0);
+
+    /* with every score 0 the mode is plain farthest-first: one per cluster */
+    for (int i = 0; i < 200; i++)
+        zero[i] = 0.0;
+    CHECK(pick(zero, 200, 5, &o, p, &n) == 0 && n == 5);
+    CHECK(clusters_hit(p, n, cluster) == 5);
 
     /* a pool of the 60 best rows (40 from cluster 0) still spreads */
     o.pool = 60;

@@ -32,7 +32,11 @@ static const char *const ACQ_NAMES[] = {
 };
 #define ACQ_KINDS ((int)(sizeof ACQ_NAMES / sizeof ACQ_NAMES[0]))
 
-/* Everything a row kernel reads; built once per call. */
+/* Everything a row kernel reads; built once per call.
+ * Limit: every teacher must give a full probability row for every pool
+ * row; a teacher that abstained on some rows (dg_teachers' `present`) has
+ * to be filled in by the caller (e.g. with the other teachers' mean), or it
+ * votes as whatever row it is given. */
 typedef struct committee {
     int64_t N;
     int C, M;

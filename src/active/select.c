@@ -18,6 +18,10 @@
 /* Balanced mode keeps a bucket per class id up to the largest one seen;
  * larger ids are an error rather than a huge allocation. */
 #define MAX_CLASS_ID (1 << 20)
+/* Diverse mode adds this share of the score range to every weight, so rows
+ * at the lowest score still compete by distance among themselves (with all
+ * scores equal the mode is plain farthest-first, not top-k). */
+#define DIVERSE_WEIGHT_FLOOR 1e-6
 /* Smallest hash table for duplicate detection (a power of two). */
 #define DUPSET_MIN_CAP 16
 
@@ -401,8 +405,9 @@ out:
 
 /* Diverse mode: greedy farthest-first weighted by score, i.e. the greedy
  * for weighted k-centre. The first pick is the best score; each next pick
- * maximises w_i * d_i, with w_i the row's score (shifted by the smallest
- * score when that is negative) and d_i its Euclidean distance in the
+ * maximises w_i * d_i, with w_i the row's score (shifted up by the
+ * smallest score when that is negative, plus a tiny floor) and d_i its
+ * Euclidean distance in the
  * embedding to the nearest row already picked. Chosen over score-weighted
  * k-means++ seeding because it is deterministic without sampling, and
  * because a batch that keeps max_i w_i d_i small covers the high-scoring
@@ -416,7 +421,7 @@ typedef struct diverse {
     int64_t n;
     const float *emb;      /* (N, H) */
     int64_t H;
-    double *weight;        /* (n) shifted scores */
+    double *weight2;       /* (n) squared shifted scores */
     double *mind;          /* (n) squared distance to the nearest pick */
     unsigned char *out;    /* (n) picked, or skipped as a copy */
     int any;               /* a row has been picked */
@@ -448,11 +453,15 @@ static int64_t diverse_step(const selector *s, diverse *dv, int64_t from)
                 const float *x = dv->emb + r * dv->H, *y = dv->emb + from * dv->H;
                 double d2 = 0.0;
 
+                /* simd: several partial sums instead of one long chain of
+                 * dependent adds; the order is fixed at compile time */
+#pragma omp simd reduction(+ : d2)
                 for (int64_t h = 0; h < dv->H; h++)
                     d2 += ((double)x[h] - y[h]) * ((double)x[h] - y[h]);
                 dv->mind[i] = fmin(dv->mind[i], d2);
             }
-            v = dv->any ? dv->weight[i] * sqrt(dv->mind[i]) : s->scores[r];
+            /* (w d)^2 ranks as w d does, as w >= 0, and needs no sqrt */
+            v = dv->any ? dv->weight2[i] * dv->mind[i] : s->scores[r];
             if (best_t < 0 || v > value_t ||
                 (v == value_t && ranks_before(s, r, dv->rows[best_t]))) {
                 best_t = i;
@@ -476,7 +485,7 @@ static int select_diverse(selector *s, const int64_t *avail, int64_t n_avail,
     diverse dv = {0};
     ranker pool;
     int64_t *pool_rows = NULL, from = -1, best;
-    double low = 0.0;
+    double low = 0.0, high = 0.0, lift;
     int rc = 0;
 
     /* candidates: every available row, or the `pool` best of them */
@@ -494,10 +503,10 @@ static int select_diverse(selector *s, const int64_t *avail, int64_t n_avail,
     }
     dv.emb = o->embedding;
     dv.H = o->H;
-    dv.weight = dg__alloc((size_t)dv.n + 1, sizeof *dv.weight, 0, err);
+    dv.weight2 = dg__alloc((size_t)dv.n + 1, sizeof *dv.weight2, 0, err);
     dv.mind = dg__alloc((size_t)dv.n + 1, sizeof *dv.mind, 0, err);
     dv.out = dg__alloc((size_t)dv.n + 1, sizeof *dv.out, 1, err);
-    if (!dv.weight || !dv.mind || !dv.out) {
+    if (!dv.weight2 || !dv.mind || !dv.out) {
         rc = DG_ENOMEM;
         goto out;
     }
@@ -513,10 +522,16 @@ static int select_diverse(selector *s, const int64_t *avail, int64_t n_avail,
                               (double)dv.emb[dv.rows[i] * dv.H + h]);
                 goto out;
             }
-    for (int64_t i = 0; i < dv.n; i++)
-        low = fmin(low, s->scores[dv.rows[i]]);
+    /* weights: scores shifted up when some are negative, plus the floor */
     for (int64_t i = 0; i < dv.n; i++) {
-        dv.weight[i] = s->scores[dv.rows[i]] - low;
+        low = fmin(low, s->scores[dv.rows[i]]);
+        high = fmax(high, s->scores[dv.rows[i]]);
+    }
+    lift = DIVERSE_WEIGHT_FLOOR * (high > low ? high - low : 1.0);
+    for (int64_t i = 0; i < dv.n; i++) {
+        double w = s->scores[dv.rows[i]] - low + lift;
+
+        dv.weight2[i] = w * w;
         dv.mind[i] = INFINITY;
     }
 
@@ -533,7 +548,7 @@ static int select_diverse(selector *s, const int64_t *avail, int64_t n_avail,
 out:
     free(pool.buf);
     free(pool_rows);
-    free(dv.weight);
+    free(dv.weight2);
     free(dv.mind);
     free(dv.out);
     return rc;
