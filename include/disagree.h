@@ -308,8 +308,10 @@ typedef struct dg_acq_input {
     const float *teachers;   /* M blocks of N x C probabilities: (m, n, c) at (m*N + n)*C + c */
     const double *weights;   /* M non-negative teacher reliabilities (normalised inside,
                               * not all zero); NULL: equal */
-    int include_student;     /* committee scores: the student joins as one more member
-                              * with share 1/(M+1); the teachers share M/(M+1) */
+    int include_student;     /* vote entropy, consensus KL: the student joins as one more
+                              * member with share 1/(M+1), the teachers share M/(M+1);
+                              * student KL and gradient conflict compare the teachers
+                              * with the student and ignore it */
     double temperature;      /* gradient conflict: softening T > 0 */
     uint64_t seed;           /* random scores */
 } dg_acq_input;
