@@ -45,7 +45,10 @@ void cli_usage(const cli_cmd *cmd, FILE *fp)
 
         snprintf(left, sizeof left, "--%s%s%s", cmd->opts[i].name, cmd->opts[i].arg ? " " : "",
                  cmd->opts[i].arg ? cmd->opts[i].arg : "");
-        fprintf(fp, "  %-28s %s\n", left, cmd->opts[i].help);
+        if (strlen(left) > 28)
+            fprintf(fp, "  %s\n  %-28s %s\n", left, "", cmd->opts[i].help);
+        else
+            fprintf(fp, "  %-28s %s\n", left, cmd->opts[i].help);
     }
     fprintf(fp, "  %-28s %s\n", "--help", "show this help");
 }
