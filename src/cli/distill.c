@@ -118,6 +118,25 @@ static int load_teachers(const char *list, dg_teacher_format fmt, dg_teachers **
     return rc ? cli_fail(&err) : 0;
 }
 
+/* Checks teachers loaded from `list` against the data they describe (read
+ * from `data`, labels from `labels` or NULL), naming the files: rows must
+ * match, and no label may reach past the teachers' classes; with `exact`
+ * the labels must span exactly the teachers' classes. */
+static int check_teachers(const dg_teachers *t, const char *list, const dg_dataset *ds,
+                          const char *data, const char *labels, int exact)
+{
+    int C = dg_teachers_classes(t), labels_C = dg_dataset_classes(ds);
+
+    if (dg_teachers_rows(t) != dg_dataset_rows(ds))
+        return cli_error("distill: teachers %s have %lld rows but %s has %lld", list,
+                         (long long)dg_teachers_rows(t), data,
+                         (long long)dg_dataset_rows(ds));
+    if (dg_dataset_labels(ds) && (labels_C > C || (exact && labels_C != C)))
+        return cli_error("distill: labels in %s go up to %d but teachers %s have %d classes "
+                         "(0..%d)", labels ? labels : data, labels_C - 1, list, C, C - 1);
+    return 0;
+}
+
 /* Test accuracy of each teacher and of their mean probability. */
 static int report_teachers(const dg_teachers *t, const dg_dataset *test, FILE *json)
 {
@@ -272,21 +291,27 @@ int cmd_distill(int argc, char **argv)
     if (cli_get(&cmd, "test") &&
         cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), NULL, &test))
         goto done;
-    if (o.method != DG_CE && load_teachers(cli_get(&cmd, "teachers"), fmt, &teachers))
+    if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
+        cli_error("distill: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),
+                  (long long)dg_dataset_cols(test), data, (long long)dg_dataset_cols(train));
         goto done;
+    }
+    if (o.method != DG_CE && (load_teachers(cli_get(&cmd, "teachers"), fmt, &teachers) ||
+                              check_teachers(teachers, cli_get(&cmd, "teachers"), train, data,
+                                             cli_get(&cmd, "labels"), 1)))
+        goto done;
+    /* The default cap cannot go below the plain average 1/M (one teacher: 1). */
+    if (teachers && !cli_get(&cmd, "tolerance"))
+        o.tolerance = fmax(o.tolerance, 1.0 / dg_teachers_count(teachers));
     if (cli_get(&cmd, "test-teachers")) {
         if (!test) {
             cli_error("distill: --test-teachers needs --test and --test-labels");
             goto done;
         }
-        if (load_teachers(cli_get(&cmd, "test-teachers"), fmt, &test_teachers))
+        if (load_teachers(cli_get(&cmd, "test-teachers"), fmt, &test_teachers) ||
+            check_teachers(test_teachers, cli_get(&cmd, "test-teachers"), test,
+                           cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), 0))
             goto done;
-        if (dg_teachers_rows(test_teachers) != dg_dataset_rows(test)) {
-            cli_error("distill: --test-teachers have %lld rows but %s has %lld",
-                      (long long)dg_teachers_rows(test_teachers), cli_get(&cmd, "test"),
-                      (long long)dg_dataset_rows(test));
-            goto done;
-        }
     }
     if (cli_get(&cmd, "json")) {
         if (dg__out_open(&json, cli_get(&cmd, "json"), &err) != 0) {

@@ -89,7 +89,8 @@ int cmd_eval(int argc, char **argv)
         model_probs(model_path, ds, &model, &probs))
         goto done;
     if (dg_dataset_classes(ds) > dg_model_classes(model)) {
-        cli_error("%s has labels up to %d but %s predicts %d classes", data,
+        cli_error("%s has labels up to %d but %s predicts %d classes",
+                  cli_get(&eval_cmd, "labels") ? cli_get(&eval_cmd, "labels") : data,
                   dg_dataset_classes(ds) - 1, model_path, dg_model_classes(model));
         goto done;
     }

@@ -47,7 +47,7 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
     int64_t N = dg_dataset_rows(train);
     int C = dg_dataset_classes(train);
     char **archs = NULL, *arch_buf = NULL, path[4200];
-    int n_arch = 0, rc = 1;
+    int n_arch = 0, rc = 1, hidden_check[DG_MAX_LAYERS], n_check, reached = -1;
     int64_t *rows = malloc(sizeof(int64_t) * (size_t)N);
     int32_t *noisy = malloc(sizeof(int32_t) * (size_t)N);
     dg_model *model = NULL;
@@ -61,7 +61,13 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         cli_error("teach: %s has no labels; teachers train on labels", dg_dataset_source(train));
         goto done;
     }
-    if (ensure_dir(dir) || cli_split(spec->arch, '/', &archs, &n_arch, &arch_buf))
+    if (cli_split(spec->arch, '/', &archs, &n_arch, &arch_buf))
+        goto done;
+    /* Every member's sizes are checked before anything is written. */
+    for (int k = 0; k < n_arch; k++)
+        if (cli_sizes("teach: --hidden", archs[k], hidden_check, DG_MAX_LAYERS - 1, &n_check))
+            goto done;
+    if (ensure_dir(dir))
         goto done;
 
     for (int k = 0; k < spec->members; k++) {
@@ -71,6 +77,7 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         dg_eval_report rep;
         double t0 = cli_now();
 
+        reached = k;
         /* Each member gets its own seed, architecture and bootstrap sample. */
         o.method = DG_CE;
         o.gamma = 1.0;
@@ -135,6 +142,15 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
     rc = 0;
 
 done:
+    /* A failed run leaves no member's files: none of them would match the others. */
+    for (int k = 0; rc != 0 && k <= reached; k++) {
+        static const char *const kinds[] = {"dgm", "train.npy", "test.npy"};
+
+        for (int f = 0; f < 3; f++) {
+            snprintf(path, sizeof path, "%s/t%d.%s", dir, k, kinds[f]);
+            remove(path);
+        }
+    }
     dg_model_free(model);
     free(archs);
     free(arch_buf);
@@ -199,6 +215,11 @@ int cmd_teach(int argc, char **argv)
     if (cli_get(&cmd, "test") &&
         cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), NULL, &test))
         goto done;
+    if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
+        cli_error("teach: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),
+                  (long long)dg_dataset_cols(test), data, (long long)dg_dataset_cols(train));
+        goto done;
+    }
     res = calloc((size_t)spec.members, sizeof *res);
     if (!res) {
         cli_error("out of memory");
