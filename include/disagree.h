@@ -153,12 +153,77 @@ typedef struct dg_teachers dg_teachers;
 /* Reads one N x C file per teacher (.npy or CSV with a header of class
  * names). All must agree in N and C; a mismatch names both files. AUTO
  * takes a file as probabilities when every row is non-negative and sums to
- * 1 +- 1e-3, else as logits. */
+ * 1 +- 1e-3, else as logits. Same as dg_teachers_load_aligned with no
+ * alignment options. */
 int dg_teachers_load(const char *const *paths, int M, dg_teacher_format format,
                      dg_teachers **out, dg_error *err);
 /* From in-memory arrays, each N x C (copied). */
 int dg_teachers_from_arrays(const float *const *outputs, int M, int64_t N, int C,
                             dg_teacher_format format, dg_teachers **out, dg_error *err);
+/* The same with abstentions: present[m] (N bytes, or NULL: every row) is 0
+ * where teacher m gave no output; such rows are neither checked nor used,
+ * and the teacher adds nothing to that row's KD term or AE-KD gradient. */
+int dg_teachers_from_arrays_masked(const float *const *outputs,
+                                   const unsigned char *const *present, int M, int64_t N, int C,
+                                   dg_teacher_format format, dg_teachers **out, dg_error *err);
+
+/* How teacher files are matched to the data's rows and classes.
+ *
+ * Files keyed by id, whose rows may come in any order, skip rows or abstain:
+ *   CSV/TSV whose header has an `id_key` column: one more column per class
+ *     name; a row whose class cells are all empty abstains.
+ *   JSONL (.jsonl, .ndjson, .json): one object per line, {"id": ..,
+ *     "probs": {"cat": 0.7, "dog": 0.3}} (every class, probabilities or
+ *     logits as `format` says) or {"id": .., "label": "cat"}, a hard label
+ *     read as the one-hot probability row (so not with DG_TEACHER_LOGIT);
+ *     "probs": null or "label": null abstains. Other keys are skipped.
+ *   Ids are compared as strings (a JSON integer id as its decimal
+ *   spelling). Without `ids` the data's ids are the row numbers 0..N-1.
+ *   A duplicate id, an id not in the data, or (without allow_missing) a
+ *   data id with no row is an error naming the file, line or row and id.
+ * Positional files (.npy, CSV without an id column) give one row per data
+ * row in order.
+ *
+ * Classes: column k of the teachers is class id k of `classes`. Without a
+ * class list, the first file that names its classes gives it, sorted (see
+ * dg_class_names_sort), so it matches labels named by the same rule; a
+ * file without names has its columns in class-id order. A named file's
+ * unknown or missing class is an error naming the file, line and class. */
+typedef struct dg_align_opts {
+    int64_t N;                  /* data rows; 0: the rows of the first positional file */
+    const char *const *ids;     /* N data ids; NULL: the row numbers "0" .. "N-1" */
+    const char *ids_source;     /* where ids came from, for messages; NULL: "the data" */
+    const char *const *classes; /* C class names in class-id order; NULL: see above */
+    int C;
+    const char *id_key;         /* id column / key: "id" */
+    int allow_missing;          /* a data id with no row in a keyed file: abstention */
+} dg_align_opts;
+dg_align_opts dg_align_defaults(void);
+
+/* Reads every teacher file and aligns it as `align` says (NULL: defaults,
+ * which need N from a positional file). */
+int dg_teachers_load_aligned(const char *const *paths, int M, dg_teacher_format format,
+                             const dg_align_opts *align, dg_teachers **out, dg_error *err);
+/* Whether teacher m answered each row: present (N) gets 1 or 0. */
+int dg_teachers_present(const dg_teachers *t, int m, unsigned char *present);
+
+/* Data ids: one per line of a text file, the `key` column of a CSV/TSV
+ * with a header, or the `key` of each JSONL object (key NULL: "id"). Empty
+ * and repeated ids are errors naming the line. Free with dg_names_free. */
+int dg_read_ids(const char *path, const char *key, char ***ids, int64_t *n, dg_error *err);
+/* Class names from a file (one per line, or one line "a,b,c"), or, when
+ * no file of that name exists and `spec` holds a comma, the list itself.
+ * Empty and repeated names are errors. Free with dg_names_free. */
+int dg_read_class_names(const char *spec, char ***names, int *C, dg_error *err);
+/* The one order class names get class ids in when no list is given:
+ * numeric when every name is a decimal integer, else byte order. */
+void dg_class_names_sort(char **names, int C);
+/* Labels as class names, one per line (an empty line: no label, -1),
+ * mapped to ids in classes[C]; an unknown name is an error naming the file,
+ * line and name. When classes is NULL, *names_out (if not NULL) receives
+ * the sorted distinct names and *C_out their count. */
+int dg_load_labels_named(const char *path, const char *const *classes, int C, dg_labels *out,
+                         char ***names_out, int *C_out, dg_error *err);
 void dg_teachers_free(dg_teachers *t);
 int dg_teachers_count(const dg_teachers *t);
 int64_t dg_teachers_rows(const dg_teachers *t);
@@ -379,6 +444,101 @@ int dg_teacher_reliability_eval(const float *teachers, int M, int64_t N, int C,
                                 const int32_t *labels, dg_teacher_reliability *out,
                                 dg_error *err);
 
+/* Committee weights from reliability (the weights input of dg_acq_input):
+ * w_m = max(acc_low_m - 1/C, 0.01), the Wilson lower bound of teacher m's
+ * accuracy above chance, so a teacher no better than guessing keeps only a
+ * token vote; w_m = 1 for a teacher scored on no row. Fills w (M). */
+void dg_reliability_weights(const dg_teacher_reliability *r, int M, int C, double *w);
+
+/* Cohen's kappa between two labelings a and b (N class ids in [0, C)):
+ * (p_o - p_e) / (1 - p_e). 1 when both are the same constant labeling;
+ * NaN when N is 0 or an id lies outside [0, C). */
+double dg_cohen_kappa(const int32_t *a, const int32_t *b, int64_t N, int C);
+
+/* The first labels[i] (of n curve points, in order) whose acc[i] >= target,
+ * or -1 when the curve never gets there. */
+int64_t dg_al_crossing(const int64_t *labels, const double *acc, int n, double target);
+
+/* The committee's answer for every row: argmax (first on ties) of the mean
+ * of the M teachers' probabilities, into out (N). */
+int dg_teachers_vote(const dg_teachers *t, int32_t *out, dg_error *err);
+
+/* The student's last hidden layer for X (N x D) into out (N x H), H from
+ * dg_model_embed_width (D for a model without hidden layer). */
+int64_t dg_model_embed_width(const dg_model *m);
+int dg_model_embed(const dg_model *m, const float *X, int64_t N, float *out, dg_error *err);
+
+/* One round of a simulated labelling loop. */
+typedef struct dg_al_round {
+    int round;              /* 0-based; round 0 trains on the initial random set */
+    int64_t labels;         /* labelled rows the student trained on */
+    double accuracy;        /* student's test accuracy */
+    double kappa;           /* Cohen's kappa of stop-set predictions vs the previous
+                             * round (NaN in round 0) */
+    double uncertainty;     /* mean of H(s)/ln C over the stop set */
+    double max_uncertainty; /* largest H(s)/ln C over the stop set */
+    double seconds;         /* wall time of the round */
+} dg_al_round;
+
+typedef void (*dg_al_round_cb)(const dg_al_round *r, void *user);
+
+typedef struct dg_al_opts {
+    dg_acq_kind strategy;
+    dg_select_mode select;
+    int64_t initial, batch, budget; /* labels: first random set, per round, at most */
+    int64_t stop_rows;        /* held-out stop set carved from the pool, never labelled */
+    double kappa_threshold;   /* stabilising predictions: kappa >= this ... */
+    int kappa_rounds;         /* ... for this many consecutive rounds */
+    double uncertainty_threshold; /* stop when the stop set's mean H/ln C falls to this */
+    /* The student and how each round trains it: method DG_CE learns from
+     * labels only; any other method also distils the teachers over
+     * kd_rows unlabelled pool rows drawn afresh each round (labelled rows
+     * get CE + KD, unlabelled rows KD only). Each round trains from scratch
+     * for `steps` minibatch steps; dg_al_reference uses train.epochs. */
+    dg_distill_opts train;
+    int steps;
+    int64_t kd_rows;
+    const int32_t *answers;     /* N labels the simulated annotator gives; NULL: the pool's */
+    const int32_t *test_labels; /* test truth; NULL: the test set's own labels */
+    int reliability;            /* weight committee scores by dg_reliability_weights
+                                 * measured on the rows labelled so far */
+    uint64_t seed;              /* stop set, initial set, random scores */
+    dg_al_round_cb on_round;
+    void *on_round_user;
+} dg_al_opts;
+
+/* Strategy entropy, top-k, 100 / 100 / 3000 labels, 1000 stop rows, kappa
+ * 0.99 for 3 rounds, uncertainty 0.1, a CE student (128 hidden), 300 steps
+ * a round, 2000 KD rows, seed 1. */
+dg_al_opts dg_al_defaults(void);
+
+typedef struct dg_al_result {
+    int n_rounds;
+    dg_al_round *rounds;        /* n_rounds */
+    int64_t n_labelled;
+    int64_t *labelled;          /* n_labelled row ids in the order they were labelled */
+    /* The round (index into rounds) at which each stopping rule fires, or -1. */
+    int stop_kappa, stop_uncertainty, stop_budget;
+    int M;
+    dg_teacher_reliability *reliability; /* M: teachers against the answers on the
+                                          * labelled rows at the end; NULL when M = 0 */
+} dg_al_result;
+
+/* Simulates the labelling loop on a pool whose answers are known: round 0
+ * trains on a random initial set, each later round labels the batch the
+ * strategy picks, retrains, and scores the student on `test`. teachers
+ * (outputs on the pool rows) may be NULL when neither the strategy nor the
+ * method needs them. Deterministic for opts->seed; never labels a row twice
+ * nor a stop-set row. */
+int dg_al_simulate(const dg_dataset *pool, const dg_teachers *teachers, const dg_dataset *test,
+                   const dg_al_opts *opts, dg_al_result *out, dg_error *err);
+void dg_al_result_free(dg_al_result *r);
+
+/* Test accuracy of the same student trained on every pool answer for
+ * opts->train.epochs epochs (the "full-data accuracy"). */
+int dg_al_reference(const dg_dataset *pool, const dg_teachers *teachers, const dg_dataset *test,
+                    const dg_al_opts *opts, double *accuracy, dg_error *err);
+
 /* ------------------------------------------------------------------------
  * Text: UTF-8 readers, tokenizer, hashed n-grams, sparse matrices
  */
@@ -525,6 +685,57 @@ int64_t dg_featurizer_columns(const dg_featurizer *f);
 int dg_featurizer_transform(const dg_featurizer *f, const dg_corpus *c, dg_csr *out,
                             dg_error *err);
 void dg_featurizer_free(dg_featurizer *f);
+
+/* Text students over a featurizer's columns (V = 2^bits): sparse softmax
+ * regression (z = x W + b) or a fastText-style embedding bag (h = the
+ * x-weighted mean of the row's bucket embeddings, E floats; z = W h + b).
+ * A model keeps its featurizer settings and idf, so it predicts raw text. */
+typedef enum { DG_TEXT_LINEAR = 0, DG_TEXT_BAG } dg_text_student;
+
+#define DG_TEXT_DIM_MAX 1024
+
+typedef struct dg_text_model dg_text_model;
+
+/* A new student for C classes (names: C class names, copied) over the
+ * columns of featurizer f (its options and idf are copied). dim is E for
+ * the bag (1..DG_TEXT_DIM_MAX; embeddings uniform in +-1/E from seed, the
+ * rest zero) and ignored by the linear student (all zero). */
+int dg_text_model_create(dg_text_student kind, const dg_featurizer_opts *fopts,
+                         const dg_featurizer *f, int C, const char *const *names, int dim,
+                         uint64_t seed, dg_text_model **out, dg_error *err);
+void dg_text_model_free(dg_text_model *m);
+dg_text_student dg_text_model_kind(const dg_text_model *m);
+int dg_text_model_classes(const dg_text_model *m);
+const char *const *dg_text_model_class_names(const dg_text_model *m);
+int64_t dg_text_model_param_count(const dg_text_model *m);
+/* The model's own featurizer (use it to transform new text). */
+const dg_featurizer *dg_text_model_featurizer(const dg_text_model *m);
+
+/* Trains m on X (N x V) with labels (N, -1: none; NULL: none) and the
+ * teachers' outputs on the same rows (NULL only for DG_CE), minibatches in
+ * a seeded order, SGD or Adam (opts->optimizer, lr, momentum,
+ * weight_decay, schedule), every distillation method of opts->method.
+ * Updates are sparse: an epoch costs O(nnz(X) * R), R = C or E. opts->rows
+ * selects training rows; opts->hidden, test, checkpoint, resume and
+ * weights_log do not apply (the last three are rejected). test_X (N2 x V)
+ * and test_y (N2) are optional and only reported per epoch. Deterministic
+ * for a seed, whatever opts->threads. */
+int dg_text_train(dg_text_model *m, const dg_csr *X, const int32_t *labels,
+                  const dg_teachers *teachers, const dg_distill_opts *opts,
+                  const dg_csr *test_X, const int32_t *test_y, dg_error *err);
+
+/* Class probabilities (N x C) of X (N x V), or of raw texts through the
+ * model's featurizer. */
+int dg_text_model_predict_proba(const dg_text_model *m, const dg_csr *X, float *probs,
+                                dg_error *err);
+int dg_text_model_predict_corpus(const dg_text_model *m, const dg_corpus *c, float *probs,
+                                 dg_error *err);
+
+/* Text model file: magic "DGTEXT\0\0", version, kind, sizes, featurizer
+ * options, class names, float32 parameters, idf, CRC-32 of all before it;
+ * integers and floats little-endian. Written atomically. */
+int dg_text_model_save(const dg_text_model *m, const char *path, dg_error *err);
+int dg_text_model_load(const char *path, dg_text_model **out, dg_error *err);
 
 #ifdef __cplusplus
 }
