@@ -62,3 +62,15 @@ demo: deps
 
 clean:
 	rm -rf build
+
+# ------------------------------------------------------------------ bench
+# make bench: builds the benchmark programs, runs bench/run.sh (ours and
+# the PyTorch/NumPy peers interleaved) and rewrites bench/RESULTS.md.
+BENCH_BIN := $(BUILD)/bench/sgemm $(BUILD)/bench/train_dense $(BUILD)/bench/pool_score
+
+$(BUILD)/bench/%: bench/%.c bench/bench.h $(BUILD)/libdisagree.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdisagree.a $(LDFLAGS) $(LDLIBS)
+
+bench: deps-bench all $(BENCH_BIN)
+	sh bench/run.sh $(BUILD)

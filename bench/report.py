@@ -1,0 +1,239 @@
+"""Writes bench/RESULTS.md (to stdout) from the raw records bench/run.sh
+collected: one line per (label, threads, metric, value, command). Every
+figure is given as the median, min and max over the runs, with its exact
+command; the machine, OpenBLAS build and load come first. The profile
+prose lives in bench/profile_notes.md and is appended under "Profile".
+"""
+import collections
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+
+N_TRAIN, D, C, M_RSS = 60000, 784, 10, 20
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def load(path):
+    recs = collections.defaultdict(list)
+    cmds = {}
+    with open(path) as f:
+        for line in f:
+            label, threads, metric, value, cmd = line.rstrip("\n").split("\t")
+            key = (label, int(threads), metric)
+            recs[key].append(float(value))
+            cmds[key] = cmd
+    return recs, cmds
+
+
+def stat(recs, label, threads, metric):
+    v = recs.get((label, threads, metric))
+    if not v:
+        return None
+    return statistics.median(v), min(v), max(v), len(v)
+
+
+def fmt(s, digits=0):
+    if s is None:
+        return "n/a"
+    med, lo, hi, _ = s
+    return f"{med:,.{digits}f} ({lo:,.{digits}f}–{hi:,.{digits}f})"
+
+
+def med(recs, label, threads, metric):
+    s = stat(recs, label, threads, metric)
+    return s[0] if s else float("nan")
+
+
+def machine(bin_dir):
+    cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    info = dict(line.split(" ", 1) for line in sh(f"{bin_dir}/sgemm --info").splitlines())
+    flags = sh("grep -m1 flags /proc/cpuinfo").split()
+    simd = " ".join(f for f in ("avx2", "fma", "avx512f") if f in flags)
+    versions = sh("/usr/bin/python3 -c 'import torch, numpy, sklearn; "
+                  "print(torch.__version__, numpy.__version__, sklearn.__version__)'").split()
+    env = ", ".join(f"{k}={os.environ.get(k, '(unset)')}"
+                    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                              "OMP_NUM_THREADS", "OMP_WAIT_POLICY"))
+    load_start = open(f"{bin_dir}/load_start.txt").read().strip()
+    load_end = open(f"{bin_dir}/load_end.txt").read().strip()
+    rows = [
+        ("CPU", f"{cpu} ({simd}); {sh('nproc')} cores online; "
+                f"{sh('lscpu | grep -i hypervisor').split(':')[-1].strip() or 'bare metal'}"),
+        ("Cores", sh("lscpu | grep -E '^(Thread|Core|Socket)' | tr -s ' ' | paste -sd';'")),
+        ("OpenBLAS", f"{info.get('openblas_config', '?')}; core {info.get('openblas_corename', '?')}"),
+        ("Environment", env),
+        ("Peers", "PyTorch {} / NumPy {} / scikit-learn {} (Debian, /usr/bin/python3); "
+                  "torch calls the system libblas.so.3 = OpenBLAS pthreads".format(*versions)
+         if len(versions) == 3 else "?"),
+        ("Load at start", load_start),
+        ("Load at end", load_end),
+        ("Commit", sh("git rev-parse --short HEAD")),
+    ]
+    return rows
+
+
+def main():
+    bin_dir = sys.argv[1]
+    recs, cmds = load(f"{bin_dir}/raw.tsv")
+    runs = max(len(v) for v in recs.values())
+    out = []
+    w = out.append
+
+    w("# Benchmark results\n")
+    w(f"Written by `make bench` (bench/run.sh) on {datetime.date.today()}: {runs} rounds, "
+      "each round running every figure once with ours and the peer alternating, "
+      f"{os.environ.get('BENCH_SECONDS', '?')} s of timed rounds. Figures are "
+      "**median (min–max)** over the rounds. Other work shared this 2-core machine "
+      "during the run (see the load averages), so spreads are wide; compare medians "
+      "taken in the same round order, not single numbers.\n")
+    w("## Machine\n")
+    w("| | |\n| --- | --- |")
+    for k, v in machine(bin_dir):
+        w(f"| {k} | {v} |")
+    w("")
+
+    # ---------------------------------------------------------------- sgemm
+    w("## sgemm rate (GFLOP/s)\n")
+    w("`bench/sgemm --threads T`: cblas_sgemm on one shape, m x k x n, for 0.4 s after a "
+      "warm-up. `sgemm_mix` (from train_dense) is the rate of exactly the calls one training "
+      "step makes, back to back, with no other work: the ceiling for that MLP.\n")
+    w("| shape | 1 thread | 2 threads |\n| --- | --- | --- |")
+    for metric in ("sgemm_256x784x512", "sgemm_128x512x256", "sgemm_512x128x784",
+                   "sgemm_128x256x512"):
+        w(f"| {metric[6:]} | {fmt(stat(recs, 'sgemm', 1, metric), 1)} | "
+          f"{fmt(stat(recs, 'sgemm', 2, metric), 1)} |")
+    for size, name in (("big", "step mix 784-512-256-10, B=128"),
+                       ("small", "step mix 784-128-10, B=64")):
+        w(f"| {name} | {fmt(stat(recs, f'ours {size} ce', 1, 'sgemm_mix_gflops'), 1)} | "
+          f"{fmt(stat(recs, f'ours {size} ce', 2, 'sgemm_mix_gflops'), 1)} |")
+    w("")
+
+    # ------------------------------------------------------------- training
+    w("## Training throughput on Fashion-MNIST train (images/s, one epoch of 60,000)\n")
+    w("Ours: `build/bench/train_dense` (dg_distill, 1 epoch, SGD momentum 0.9, constant lr). "
+      "PyTorch: `bench/torch_mlp.py`, the same sizes, optimizer and losses, with "
+      "`torch.set_num_threads(T)` and `OPENBLAS_NUM_THREADS=T`. GFLOP/s counts the matrix "
+      "work done (forward and dW on every layer, dX on every layer but the first) and the "
+      "fraction is of the step-mix sgemm rate measured in the same process. The official-style "
+      "AE-KD (one retained-graph backward per teacher, then OneClassSVM(nu=1/(C·M), "
+      "kernel='precomputed') on the Gram matrix) is timed over its first 100 batches and "
+      "scaled to an epoch.\n")
+    w("| MLP | method | T | ours images/s | ours GFLOP/s | of sgemm | PyTorch images/s "
+      "| ours / PyTorch |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size, name in (("big", "784-512-256-10 B=128"), ("small", "784-128-10 B=64")):
+        for t in (1, 2):
+            for meth, peer in (("ce", "ce"), ("avg-loss M=5", "avg-loss M=5"),
+                               ("aekd M=5", "aekd-official M=5"),
+                               ("avg-loss M=20", "avg-loss M=20"),
+                               ("aekd M=20", "aekd-official M=20")):
+                ours, theirs = f"ours {size} {meth}", f"torch {size} {peer}"
+                ratio = med(recs, ours, t, "images_per_s") / med(recs, theirs, t, "images_per_s")
+                peer_note = " (official)" if "official" in peer else ""
+                w(f"| {name} | {meth} | {t} | {fmt(stat(recs, ours, t, 'images_per_s'))} | "
+                  f"{fmt(stat(recs, ours, t, 'gflops'), 1)} | "
+                  f"{fmt(stat(recs, ours, t, 'frac_of_sgemm'), 2)} | "
+                  f"{fmt(stat(recs, theirs, t, 'images_per_s'))}{peer_note} | {ratio:.2f} |")
+    w("")
+    w("AE-KD against avg-loss (same teachers, our trainer; epoch seconds, medians):\n")
+    w("| MLP | T | M | avg-loss s | aekd s | aekd overhead | official-style AE-KD s "
+      "| ours / official |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for size in ("big", "small"):
+        for t in (1, 2):
+            for M in (5, 20):
+                avg = med(recs, f"ours {size} avg-loss M={M}", t, "epoch_s")
+                ae = med(recs, f"ours {size} aekd M={M}", t, "epoch_s")
+                off = med(recs, f"torch {size} aekd-official M={M}", t, "epoch_s")
+                w(f"| {size} | {t} | {M} | {avg:.2f} | {ae:.2f} | {100 * (ae / avg - 1):+.0f}% "
+                  f"| {off:.2f} | {off / ae:.1f}x faster |")
+    w("")
+    w("PyTorch thread pools (`ce`, 2 threads unless noted; images/s): torch's OpenMP pool "
+      "and OpenBLAS's own pthreads are separate, so `set_num_threads(2)` with OpenBLAS at 2 "
+      "puts up to 4 busy threads on 2 cores.\n")
+    w("| MLP | torch2 + blas2 (default) | torch2 + blas2, OMP_WAIT_POLICY=passive "
+      "| torch2 + blas1 | torch1 + blas2 |")
+    w("| --- | --- | --- | --- | --- |")
+    for size in ("big", "small"):
+        w(f"| {size} | {fmt(stat(recs, f'torch {size} ce', 2, 'images_per_s'))} | "
+          f"{fmt(stat(recs, f'torch {size} ce torch2+blas2 passive', 2, 'images_per_s'))} | "
+          f"{fmt(stat(recs, f'torch {size} ce torch2+blas1', 2, 'images_per_s'))} | "
+          f"{fmt(stat(recs, f'torch {size} ce torch1+blas2', 2, 'images_per_s'))} |")
+    w("")
+
+    # ----------------------------------------------------------------- pool
+    w("## Pool scoring: consensus KL of 1,000,000 x 10 from 5 teachers, top-1000 (ms)\n")
+    w("Ours: dg_acq_scores(DG_ACQ_CONSENSUS_KL) then dg_select_batch(TOPK); the floor is "
+      "the best of 3 parallel SIMD sums over the same 200 MB of float32 with the same "
+      "threads. NumPy: float32 whole-array expressions, one thread, argpartition.\n")
+    w("| implementation | T | score | select | score + select | read floor | score / floor |")
+    w("| --- | --- | --- | --- | --- | --- | --- |")
+    for label, t in (("ours pool consensus-kl", 1), ("ours pool consensus-kl", 2),
+                     ("numpy pool consensus-kl", 1)):
+        sc = med(recs, label, t, "score_ms")
+        fl = med(recs, label, t, "floor_ms")
+        w(f"| {label.split()[0]} | {t} | {fmt(stat(recs, label, t, 'score_ms'), 1)} | "
+          f"{fmt(stat(recs, label, t, 'select_ms'), 1)} | "
+          f"{fmt(stat(recs, label, t, 'score_select_ms'), 1)} | "
+          f"{fmt(stat(recs, label, t, 'floor_ms'), 1)} | {sc / fl:.1f} |")
+    w("")
+
+    # --------------------------------------------------------------- memory
+    data_mb = (N_TRAIN * D * 4 + N_TRAIN * 4) / 2**20
+    teach_mb = M_RSS * N_TRAIN * C * 4 / 2**20
+    rss = stat(recs, "ours cli distill rss", 2, "peak_rss_mb")
+    w("## Peak memory of distilling 60,000 x 784 from 20 teachers\n")
+    w("`/usr/bin/time -f %M build/disagree distill --data train-images-idx3-ubyte.gz "
+      "--labels train-labels-idx1-ubyte.gz --teachers teacher00.npy,...,teacher19.npy "
+      "--method aekd --hidden 128 --batch 64 --epochs 1 --threads 2 --out student.model` "
+      "(teachers: 20 float32 .npy files of 60,000 x 10 written by "
+      "`train_dense --write-teachers`).\n")
+    w(f"| | MB |\n| --- | --- |\n| features as float32 + labels | {data_mb:.1f} |\n"
+      f"| teacher arrays as float32 | {teach_mb:.1f} |\n"
+      f"| sum | {data_mb + teach_mb:.1f} |\n| peak RSS (median (min–max)) | {fmt(rss, 1)} |\n"
+      f"| ratio peak / sum | {rss[0] / (data_mb + teach_mb):.2f} |\n" if rss else "n/a\n")
+
+    # -------------------------------------------------------------- profile
+    w("## Profile\n")
+    w("`train_dense --profile`: one epoch of the trainer's own step (same internal calls as "
+      "dg_distill), each section timed with clock_gettime; one run each. `forward` and "
+      "`backward` include the sgemm calls.\n")
+    sections = ("gather", "soften", "forward", "kd_step", "backward", "optim")
+    w("| configuration | T | " + " | ".join(sections) + " | total ms |")
+    w("| --- | --- | " + " | ".join("---" for _ in sections) + " | --- |")
+    for (label, t, metric) in sorted(k for k in recs if k[0].startswith("profile")
+                                     and k[2] == "profile_total_ms"):
+        cells = [f"{med(recs, label, t, f'profile_{s}_ms'):.0f} ms "
+                 f"({med(recs, label, t, f'profile_{s}_pct'):.0f}%)" for s in sections]
+        w(f"| {label[8:]} | {t} | " + " | ".join(cells) +
+          f" | {med(recs, label, t, metric):.0f} |")
+    w("")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_notes.md")
+    if os.path.exists(notes):
+        w(open(notes).read().rstrip() + "\n")
+
+    # ---------------------------------------------------------- all records
+    w("## Every figure\n")
+    w("| label | T | metric | runs | median | min | max | command |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for key in sorted(recs):
+        label, t, metric = key
+        if metric in ("check_sum", "picked", "top_score") or metric.endswith("_pct"):
+            continue
+        s = stat(recs, *key)
+        w(f"| {label} | {t} | {metric} | {s[3]} | {s[0]:g} | {s[1]:g} | {s[2]:g} | "
+          f"`{cmds[key]}` |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
