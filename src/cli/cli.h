@@ -90,5 +90,25 @@ int cmd_distill(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+
+/* One learning curve to plot: n points of labels and the mean, lowest and
+ * highest accuracy over repetitions. */
+typedef struct cli_curve {
+    const char *name;
+    int n;
+    const int64_t *labels;
+    const double *mean, *lo, *hi;
+} cli_curve;
+
+/* Writes the curves as an SVG (atomically) with a dashed line at the
+ * reference accuracy and at 98% of it (none when reference is NaN).
+ * Returns 0 or 1 after printing an error. */
+int cli_curves_svg(const char *path, const char *title, const cli_curve *curves, int n,
+                   double reference);
+/* Writes s with the XML special characters escaped. */
+void cli_xml_text(FILE *fp, const char *s);
 
 #endif
