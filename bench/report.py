@@ -169,6 +169,14 @@ def main():
           f"{fmt(stat(recs, f'torch {size} ce torch2+blas1', 2, 'images_per_s'))} | "
           f"{fmt(stat(recs, f'torch {size} ce torch1+blas2', 2, 'images_per_s'))} |")
     w("")
+    w("Ours at 2 threads, aekd M=20, images/s: the default against "
+      "`OMP_WAIT_POLICY=passive` (the training step has no OpenMP region, so only "
+      "OpenBLAS's threads run).\n")
+    w("| MLP | default | OMP_WAIT_POLICY=passive |\n| --- | --- | --- |")
+    for size in ("big", "small"):
+        w(f"| {size} | {fmt(stat(recs, f'ours {size} aekd M=20', 2, 'images_per_s'))} | "
+          f"{fmt(stat(recs, f'ours {size} aekd M=20 passive', 2, 'images_per_s'))} |")
+    w("")
 
     # ----------------------------------------------------------------- pool
     w("## Pool scoring: consensus KL of 1,000,000 x 10 from 5 teachers, top-1000 (ms)\n")
@@ -208,14 +216,15 @@ def main():
       "dg_distill), each section timed with clock_gettime; one run each. `forward` and "
       "`backward` include the sgemm calls.\n")
     sections = ("gather", "soften", "forward", "kd_step", "backward", "optim")
-    w("| configuration | T | " + " | ".join(sections) + " | total ms |")
-    w("| --- | --- | " + " | ".join("---" for _ in sections) + " | --- |")
+    w("| configuration | T | " + " | ".join(sections) + " | total ms | page faults in loop |")
+    w("| --- | --- | " + " | ".join("---" for _ in sections) + " | --- | --- |")
     for (label, t, metric) in sorted(k for k in recs if k[0].startswith("profile")
                                      and k[2] == "profile_total_ms"):
         cells = [f"{med(recs, label, t, f'profile_{s}_ms'):.0f} ms "
                  f"({med(recs, label, t, f'profile_{s}_pct'):.0f}%)" for s in sections]
         w(f"| {label[8:]} | {t} | " + " | ".join(cells) +
-          f" | {med(recs, label, t, metric):.0f} |")
+          f" | {med(recs, label, t, metric):.0f} | "
+          f"{med(recs, label, t, 'profile_loop_page_faults'):.0f} |")
     w("")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_notes.md")
     if os.path.exists(notes):

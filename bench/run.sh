@@ -73,6 +73,9 @@ for round in $(seq 1 "$RUNS"); do
                     --teachers "$M" --batches 100
             done
         done
+        # our trainer with libgomp's threads told not to spin
+        rec "ours $size aekd M=20 passive" 2 env OMP_WAIT_POLICY=passive "$BIN/train_dense" \
+            --hidden "$hidden" --batch "$batch" --threads 2 --method aekd --teachers 20
         # PyTorch's OpenMP pool against OpenBLAS's own threads
         tp="$PY bench/torch_mlp.py --hidden $hidden --batch $batch --threads 2 --method ce"
         rec "torch $size ce torch2+blas1" 2 env OPENBLAS_NUM_THREADS=1 $tp
