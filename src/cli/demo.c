@@ -15,7 +15,7 @@ static cli_opt opts[] = {
     {"data-dir", "DIR", "Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)",
      NULL},
     {"out", "DIR", "folder for teachers and students (default demo-out)", NULL},
-    {"teacher-epochs", "E", "epochs per teacher (default 5)", NULL},
+    {"teacher-epochs", "E", "epochs per teacher (default 20)", NULL},
     {"epochs", "E", "epochs per student (default 10)", NULL},
     {"threads", "N", "threads for BLAS and OpenMP (default: all cores)", NULL},
     {"seed", "S", "random seed (default 1)", NULL},
@@ -81,7 +81,7 @@ int cmd_demo(int argc, char **argv)
 {
     static const char *const methods[DEMO_METHODS] = {"ce", "avg-loss", "avg-prob", "aekd"};
     const char *dir = "/usr/share/datasets/fashion-mnist", *out = "demo-out";
-    teach_spec spec = {DEMO_MEMBERS, 5, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", 4, 0.4};
+    teach_spec spec = {DEMO_MEMBERS, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", 4, 0.4};
     char paths[2][DEMO_MEMBERS][4200], path[4200];
     const char *train_paths[DEMO_MEMBERS], *test_paths[DEMO_MEMBERS];
     teach_result tres[DEMO_MEMBERS];

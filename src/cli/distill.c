@@ -21,8 +21,9 @@ static cli_opt opts[] = {
      NULL},
     {"method", "aekd|avg-loss|avg-prob|ce", "teacher weighting (default aekd)", NULL},
     {"tolerance", "C", "AE-KD cap on a teacher's weight, in [1/M, 1] (default 0.6)", NULL},
-    {"aekd-grad", "mean|full|per-example", "AE-KD gradient summary (default mean)", NULL},
-    {"aekd-normalize", NULL, "solve on unit-norm teacher gradients", NULL},
+    {"aekd-grad", "mean|full|per-example",
+     "AE-KD gradient summary (default full; mean is the official code's)", NULL},
+    {"aekd-normalize", "on|off", "solve on unit-norm teacher gradients (default on)", NULL},
     {"temperature", "T", "softening temperature > 0 (default 4)", NULL},
     {"alpha", "A", "weight of the KD term (default 0.9)", NULL},
     {"gamma", "G", "weight of the label cross-entropy (default 1)", NULL},
@@ -260,7 +261,11 @@ int cmd_distill(int argc, char **argv)
             return cli_error("distill: --aekd-grad expects mean, full or per-example, got '%s'",
                              s), 2;
     }
-    o.aekd_normalize = cli_get(&cmd, "aekd-normalize") != NULL;
+    if ((s = cli_get(&cmd, "aekd-normalize"))) {
+        if (strcmp(s, "on") != 0 && strcmp(s, "off") != 0)
+            return cli_error("distill: --aekd-normalize expects on or off, got '%s'", s), 2;
+        o.aekd_normalize = strcmp(s, "on") == 0;
+    }
     o.resume = cli_get(&cmd, "resume") != NULL;
     o.weights_log = cli_get(&cmd, "weights-log");
     if ((s = cli_get(&cmd, "hidden")) && cli_sizes("distill: --hidden", s, o.hidden,

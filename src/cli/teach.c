@@ -168,7 +168,7 @@ static cli_opt opts[] = {
     {"members", "N", "number of teachers (default 5)", NULL},
     {"hidden", "A/B/...", "hidden sizes per member, cycled (default 256/128/512/256,128/64)",
      NULL},
-    {"epochs", "E", "epochs per teacher (default 5)", NULL},
+    {"epochs", "E", "epochs per teacher (default 20)", NULL},
     {"batch", "B", "minibatch size (default 128)", NULL},
     {"lr", "LR", "SGD learning rate (default 0.05)", NULL},
     {"no-bootstrap", NULL, "train every member on all rows instead of a bootstrap sample", NULL},
@@ -184,7 +184,7 @@ static cli_cmd cmd = {"teach", "Train a committee of differing teachers and writ
 
 int cmd_teach(int argc, char **argv)
 {
-    teach_spec spec = {5, 5, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", -1, 0.4};
+    teach_spec spec = {5, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", -1, 0.4};
     const char *data, *out;
     dg_dataset *train = NULL, *test = NULL;
     teach_result *res = NULL;
