@@ -14,6 +14,7 @@ static const struct {
     {"eval", cmd_eval, "score a model: accuracy, macro-F1, log-loss, ECE, confusion"},
     {"predict", cmd_predict, "write a model's class probabilities"},
     {"demo", cmd_demo, "the whole job on Fashion-MNIST, with one summary table"},
+    {"query", cmd_query, "pick the next rows to label, with every model's prediction"},
     {"simulate", cmd_simulate, "simulate active learning with gold labels: curves and cost"},
     {"estimate", cmd_estimate, "estimate active learning's saving from the committee's vote"},
 };
