@@ -74,3 +74,28 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h $(BUILD)/libdisagree.a $(HEADERS)
 
 bench: deps-bench all $(BENCH_BIN)
 	sh bench/run.sh $(BUILD)
+
+# Active learning on Fashion-MNIST: random against entropy, consensus-kl and
+# gradient-conflict (100 initial labels, batches of 100, budget 3000, 3
+# repetitions), labels only and with the teachers distilled over the pool.
+# Reuses the demo's teachers in demo-out/ and makes them there when missing.
+AL_DATA := /usr/share/datasets/fashion-mnist
+AL_T    := demo-out
+AL_ARGS := --data $(AL_DATA)/train-images-idx3-ubyte.gz \
+           --labels $(AL_DATA)/train-labels-idx1-ubyte.gz \
+           --test $(AL_DATA)/t10k-images-idx3-ubyte.gz \
+           --test-labels $(AL_DATA)/t10k-labels-idx1-ubyte.gz \
+           --teachers $(AL_T)/t0.train.npy,$(AL_T)/t1.train.npy,$(AL_T)/t2.train.npy,$(AL_T)/t3.train.npy,$(AL_T)/t4.train.npy \
+           --test-teachers $(AL_T)/t0.test.npy,$(AL_T)/t1.test.npy,$(AL_T)/t2.test.npy,$(AL_T)/t3.test.npy,$(AL_T)/t4.test.npy \
+           --strategies random,entropy,consensus-kl,gradient-conflict \
+           --initial 100 --batch 100 --budget 3000 --repeats 3 --epochs 5 --steps 300
+
+.PHONY: demo-al
+demo-al: deps
+	@$(MAKE) --no-print-directory all
+	@[ -f $(AL_T)/t4.test.npy ] || $(BUILD)/disagree teach \
+	    --data $(AL_DATA)/train-images-idx3-ubyte.gz --labels $(AL_DATA)/train-labels-idx1-ubyte.gz \
+	    --test $(AL_DATA)/t10k-images-idx3-ubyte.gz --test-labels $(AL_DATA)/t10k-labels-idx1-ubyte.gz \
+	    --members 5 --noisy-member 4 --out $(AL_T)
+	$(BUILD)/disagree simulate $(AL_ARGS) --out bench/al/labels-only
+	$(BUILD)/disagree simulate $(AL_ARGS) --distill avg-loss --no-estimate --out bench/al/distill
