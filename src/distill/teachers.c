@@ -1,10 +1,11 @@
-/* Teachers: M matrices of N x C outputs (probabilities or logits), read
- * from .npy/.csv files or copied from arrays, checked, and stored as
- * log-probabilities; plus the softened targets softmax(logp / T) that the
- * trainer takes per batch.
+/* Teachers: M matrices of N x C outputs (probabilities or logits) with an
+ * optional M x N mask of abstentions, copied from arrays or handed over by
+ * the file readers in align.c, checked, and stored as log-probabilities;
+ * plus the softened targets softmax(logp / T) that the trainer takes.
  *
  * Legend: M teachers, N rows, C classes, B rows in a batch, T temperature.
  */
+#include "distill/align.h"
 #include "distill/distill.h"
 
 #include <math.h>
@@ -14,12 +15,29 @@
 /* A row counts as probabilities when it sums to 1 within this. */
 #define PROB_SUM_TOL 1e-3
 
-/* 1 when every row of x (N x C) is non-negative and sums to 1 +- tol. */
-static int looks_like_probs(const float *x, int64_t N, int C)
+static int answered(const unsigned char *present, int64_t n)
+{
+    return !present || present[n];
+}
+
+/* "row 3" or "line 7" for row n in messages. */
+static void where(char *out, size_t cap, const int64_t *line, int64_t n)
+{
+    if (line)
+        snprintf(out, cap, "line %lld", (long long)line[n]);
+    else
+        snprintf(out, cap, "row %lld", (long long)n + 1);
+}
+
+/* 1 when every answered row of x (N x C) is non-negative and sums to
+ * 1 +- tol. */
+static int looks_like_probs(const float *x, const unsigned char *present, int64_t N, int C)
 {
     for (int64_t n = 0; n < N; n++) {
         double sum = 0.0;
 
+        if (!answered(present, n))
+            continue;
         for (int c = 0; c < C; c++) {
             if (x[n * C + c] < 0.0f)
                 return 0;
@@ -31,47 +49,58 @@ static int looks_like_probs(const float *x, int64_t N, int C)
     return 1;
 }
 
-/* Checks x (N x C) from `source` and writes its log-probabilities into
- * logp (N x C): log p with exact zeros as -inf for probabilities, the
- * log-softmax for logits. Rows and columns in messages count from 1. */
-static int to_logp(const float *x, int64_t N, int C, dg_teacher_format format,
-                   const char *source, float *logp, dg_error *err)
+/* Checks the answered rows of x (N x C) from `source` and writes their
+ * log-probabilities into logp (N x C): log p with exact zeros as -inf for
+ * probabilities, the log-softmax for logits. Columns count from 1. */
+static int to_logp(const float *x, const unsigned char *present, const int64_t *line,
+                   int64_t N, int C, dg_teacher_format format, const char *source, float *logp,
+                   dg_error *err)
 {
+    char at[48];
     int as_probs;
 
     for (int64_t n = 0; n < N; n++)
-        for (int c = 0; c < C; c++)
-            if (!isfinite(x[n * C + c]))
+        for (int c = 0; c < C && answered(present, n); c++)
+            if (!isfinite(x[n * C + c])) {
+                where(at, sizeof at, line, n);
                 return dg__fail(err, DG_EFORMAT,
-                                "%s: row %lld, column %d: value is %g, expected a finite "
-                                "number",
-                                source, (long long)n + 1, c + 1, (double)x[n * C + c]);
+                                "%s: %s, column %d: value is %g, expected a finite number",
+                                source, at, c + 1, (double)x[n * C + c]);
+            }
     if (format == DG_TEACHER_PROB) {
         for (int64_t n = 0; n < N; n++) {
             double sum = 0.0;
 
+            if (!answered(present, n))
+                continue;
+            where(at, sizeof at, line, n);
             for (int c = 0; c < C; c++) {
                 if (x[n * C + c] < 0.0f)
                     return dg__fail(err, DG_EFORMAT,
-                                    "%s: row %lld, column %d: probability %g is negative, "
+                                    "%s: %s, column %d: probability %g is negative, "
                                     "expected >= 0",
-                                    source, (long long)n + 1, c + 1, (double)x[n * C + c]);
+                                    source, at, c + 1, (double)x[n * C + c]);
                 sum += x[n * C + c];
             }
             if (fabs(sum - 1.0) > PROB_SUM_TOL)
                 return dg__fail(err, DG_EFORMAT,
-                                "%s: row %lld: probabilities sum to %.6g, expected 1 +- %g",
-                                source, (long long)n + 1, sum, PROB_SUM_TOL);
+                                "%s: %s: probabilities sum to %.6g, expected 1 +- %g", source,
+                                at, sum, PROB_SUM_TOL);
         }
     }
     as_probs = format == DG_TEACHER_PROB ||
-               (format == DG_TEACHER_AUTO && looks_like_probs(x, N, C));
+               (format == DG_TEACHER_AUTO && looks_like_probs(x, present, N, C));
 
     for (int64_t n = 0; n < N; n++) {
         const float *x_n = x + n * C;
         float *logp_n = logp + n * C;
         double max = -INFINITY, sum = 0.0, log_norm;
 
+        /* an abstained row is never read; keep it a harmless uniform */
+        if (!answered(present, n)) {
+            memset(logp_n, 0, sizeof(float) * (size_t)C);
+            continue;
+        }
         if (as_probs) {
             for (int c = 0; c < C; c++)
                 logp_n[c] = x_n[c] == 0.0f ? -INFINITY : (float)log((double)x_n[c]);
@@ -88,8 +117,7 @@ static int to_logp(const float *x, int64_t N, int C, dg_teacher_format format,
     return 0;
 }
 
-/* An empty handle for M teachers of N x C outputs. */
-static int teachers_alloc(int M, int64_t N, int C, dg_teachers **out, dg_error *err)
+int dg__teachers_alloc(int M, int64_t N, int C, dg_teachers **out, dg_error *err)
 {
     dg_teachers *t;
 
@@ -113,8 +141,32 @@ static int teachers_alloc(int M, int64_t N, int C, dg_teachers **out, dg_error *
     return 0;
 }
 
-int dg_teachers_from_arrays(const float *const *outputs, int M, int64_t N, int C,
-                            dg_teacher_format format, dg_teachers **out, dg_error *err)
+int dg__teachers_fill(dg_teachers *t, int m, const float *x, const unsigned char *present,
+                      const int64_t *line, dg_teacher_format format, const char *source,
+                      dg_error *err)
+{
+    int rc = to_logp(x, present, line, t->N, t->C, format, source,
+                     t->logp + (size_t)m * t->N * t->C, err);
+
+    if (rc != 0 || !present)
+        return rc;
+
+    /* the mask is made on the first abstention, every other teacher all 1 */
+    for (int64_t n = 0; n < t->N && !t->present; n++)
+        if (!present[n]) {
+            if (!(t->present = dg__alloc((size_t)t->M * (size_t)t->N, 1, 0, err)))
+                return DG_ENOMEM;
+            memset(t->present, 1, (size_t)t->M * (size_t)t->N);
+        }
+    if (t->present)
+        for (int64_t n = 0; n < t->N; n++)
+            t->present[(size_t)m * t->N + n] = present[n] ? 1 : 0;
+    return 0;
+}
+
+int dg_teachers_from_arrays_masked(const float *const *outputs,
+                                   const unsigned char *const *present, int M, int64_t N, int C,
+                                   dg_teacher_format format, dg_teachers **out, dg_error *err)
 {
     dg_teachers *t;
     char name[64];
@@ -123,14 +175,17 @@ int dg_teachers_from_arrays(const float *const *outputs, int M, int64_t N, int C
     *out = NULL;
     if (format != DG_TEACHER_AUTO && format != DG_TEACHER_PROB && format != DG_TEACHER_LOGIT)
         return dg__fail(err, DG_EINVAL, "teachers: unknown format %d", (int)format);
-    if ((rc = teachers_alloc(M, N, C, &t, err)) != 0)
+    if (!outputs)
+        return dg__fail(err, DG_EINVAL, "teachers: no arrays given");
+    if ((rc = dg__teachers_alloc(M, N, C, &t, err)) != 0)
         return rc;
     for (int m = 0; m < M; m++) {
         snprintf(name, sizeof name, "teacher %d", m + 1);
         if (!outputs[m])
             rc = dg__fail(err, DG_EINVAL, "%s: no array given", name);
         else
-            rc = to_logp(outputs[m], N, C, format, name, t->logp + (size_t)m * N * C, err);
+            rc = dg__teachers_fill(t, m, outputs[m], present ? present[m] : NULL, NULL, format,
+                                   name, err);
         if (rc != 0) {
             dg_teachers_free(t);
             return rc;
@@ -140,58 +195,10 @@ int dg_teachers_from_arrays(const float *const *outputs, int M, int64_t N, int C
     return 0;
 }
 
-/* Reads one teacher file (.npy, or .csv/.tsv with an optional header of
- * class names) into x (N x C). */
-static int read_outputs(const char *path, dg_matrix *x, dg_error *err)
+int dg_teachers_from_arrays(const float *const *outputs, int M, int64_t N, int C,
+                            dg_teacher_format format, dg_teachers **out, dg_error *err)
 {
-    size_t len = strlen(path);
-    dg_csv_opts csv = dg_csv_defaults();
-
-    if (len >= 4 && strcmp(path + len - 4, ".npy") == 0)
-        return dg_read_npy(path, x, err);
-    if (len >= 4 && (strcmp(path + len - 4, ".csv") == 0 || strcmp(path + len - 4, ".tsv") == 0))
-        return dg_read_csv(path, &csv, x, NULL, NULL, err);
-    return dg__fail(err, DG_EINVAL, "%s: teacher outputs must be a .npy, .csv or .tsv file",
-                    path);
-}
-
-int dg_teachers_load(const char *const *paths, int M, dg_teacher_format format,
-                     dg_teachers **out, dg_error *err)
-{
-    dg_teachers *t = NULL;
-    dg_matrix x = {0, 0, NULL};
-    int rc = 0;
-
-    *out = NULL;
-    if (M < 1)
-        return dg__fail(err, DG_EINVAL, "teachers: need at least one file, got %d", M);
-    if (format != DG_TEACHER_AUTO && format != DG_TEACHER_PROB && format != DG_TEACHER_LOGIT)
-        return dg__fail(err, DG_EINVAL, "teachers: unknown format %d", (int)format);
-    for (int m = 0; m < M && rc == 0; m++) {
-        if ((rc = read_outputs(paths[m], &x, err)) != 0)
-            break;
-        if (m == 0 && x.cols > INT32_MAX)
-            rc = dg__fail(err, DG_EFORMAT, "%s: %lld columns, expected at most %d classes",
-                          paths[0], (long long)x.cols, INT32_MAX);
-        else if (m == 0)
-            rc = teachers_alloc(M, x.rows, (int)x.cols, &t, err);
-        else if (x.rows != t->N)
-            rc = dg__fail(err, DG_EMISMATCH, "teachers: %s has %lld rows but %s has %lld",
-                          paths[m], (long long)x.rows, paths[0], (long long)t->N);
-        else if (x.cols != t->C)
-            rc = dg__fail(err, DG_EMISMATCH, "teachers: %s has %lld classes but %s has %d",
-                          paths[m], (long long)x.cols, paths[0], t->C);
-        if (rc == 0)
-            rc = to_logp(x.data, t->N, t->C, format, paths[m],
-                         t->logp + (size_t)m * t->N * t->C, err);
-        dg_matrix_free(&x);
-    }
-    if (rc != 0) {
-        dg_teachers_free(t);
-        return rc;
-    }
-    *out = t;
-    return 0;
+    return dg_teachers_from_arrays_masked(outputs, NULL, M, N, C, format, out, err);
 }
 
 void dg_teachers_free(dg_teachers *t)
@@ -216,6 +223,17 @@ int64_t dg_teachers_rows(const dg_teachers *t)
 int dg_teachers_classes(const dg_teachers *t)
 {
     return t->C;
+}
+
+int dg_teachers_present(const dg_teachers *t, int m, unsigned char *present)
+{
+    if (m < 0 || m >= t->M)
+        return DG_EINVAL;
+    if (t->present)
+        memcpy(present, t->present + (size_t)m * t->N, (size_t)t->N);
+    else
+        memset(present, 1, (size_t)t->N);
+    return 0;
 }
 
 int dg_teachers_probs(const dg_teachers *t, int m, float *out)

@@ -389,6 +389,51 @@ static int read_rows(csv_reader *r, const dg_csv_opts *o, char *const *names, in
     return 0;
 }
 
+int dg__csv_records(const char *path, char delimiter, dg__csv_record_fn fn, void *user,
+                    dg_error *err)
+{
+    csv_reader r;
+    dg__bytes b;
+    const char **cells = NULL;
+    int64_t cells_cap = 0;
+    int rc;
+
+    if ((rc = dg__read_all(path, &b, err)) != 0)
+        return rc;
+    memset(&r, 0, sizeof r);
+    r.path = path;
+    r.p = r.line_start = (const char *)b.data;
+    r.end = r.p + b.len;
+    r.line = 1;
+    r.delim = delimiter ? delimiter : dg__has_suffix(path, ".tsv") ? '\t' : ',';
+    if (b.len >= 3 && memcmp(r.p, CSV_BOM, 3) == 0)
+        r.p += 3;
+    if (memchr(r.p, '\0', (size_t)(r.end - r.p)))
+        rc = dg__fail(err, DG_EFORMAT, "%s: NUL byte in the file, expected text", path);
+
+    /* Hand each record to fn as an array of NUL-terminated cells. */
+    while (rc == 0 && (rc = csv_next(&r, err)) > 0) {
+        if (r.n_fields > cells_cap) {
+            const char **grown = realloc(cells, (size_t)r.n_fields * sizeof *cells);
+
+            if (!grown) {
+                rc = dg__fail(err, DG_ENOMEM, "%s: out of memory for a record", path);
+                break;
+            }
+            cells = grown;
+            cells_cap = r.n_fields;
+        }
+        for (int64_t j = 0; j < r.n_fields; j++)
+            cells[j] = csv_field(&r, j);
+        rc = fn(user, r.record_line, cells, r.n_fields, err);
+    }
+    free(cells);
+    free(r.buf);
+    free(r.field);
+    dg__bytes_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
 int dg_read_csv(const char *path, const dg_csv_opts *opts, dg_matrix *features,
                 dg_labels *labels, char ***names, dg_error *err)
 {

@@ -36,4 +36,13 @@ int dg__mul_le(int64_t a, int64_t b, int64_t limit, int64_t *out);
 int dg__load_features_labels(const char *path, const dg_csv_opts *csv, dg_matrix *X,
                              dg_labels *y, dg_error *err);
 
+/* Calls fn for every record of a CSV/TSV file (blank lines skipped) with
+ * its 1-based starting line and its n unescaped cells; stops at the first
+ * non-zero return, which it passes on. delimiter 0: '\t' for .tsv, else ','.
+ * Quoting, CRLF and a BOM as in dg_read_csv. */
+typedef int (*dg__csv_record_fn)(void *user, int64_t line, const char *const *cells,
+                                 int64_t n, dg_error *err);
+int dg__csv_records(const char *path, char delimiter, dg__csv_record_fn fn, void *user,
+                    dg_error *err);
+
 #endif /* DG_IO_H */
