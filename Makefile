@@ -99,3 +99,31 @@ demo-al: deps
 	    --members 5 --noisy-member 4 --out $(AL_T)
 	$(BUILD)/disagree simulate $(AL_ARGS) --out bench/al/labels-only
 	$(BUILD)/disagree simulate $(AL_ARGS) --distill avg-loss --no-estimate --out bench/al/distill
+
+# make fuzz [FUZZ_SECONDS=60]: every fuzz/fuzz_*.c built with clang's
+# libFuzzer, ASan and UBSan against the library compiled by clang in
+# build/fuzz, then each run for FUZZ_SECONDS seconds; fails on any crash.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_CFLAGS  := -O1 -g -std=c11 -Wall -Wextra -fopenmp -D_DEFAULT_SOURCE -Iinclude -Isrc \
+                -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BIN     := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/libdisagree.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_file.h $(FUZZ_DIR)/libdisagree.a $(HEADERS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libdisagree.a $(LDLIBS)
+
+fuzz:
+	@sh scripts/install-deps fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@sh scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
