@@ -19,6 +19,14 @@ static cli_opt opts[] = {
     {"test-labels", "FILE", "test labels", NULL},
     {"test-teachers", "T1,T2,...", "teacher outputs on --test, reported beside the student",
      NULL},
+    {"ids", "FILE", "ids of the --data rows (one per line, or the id column of a .csv or "
+     "key of a .jsonl); default: row numbers 0..N-1", NULL},
+    {"test-ids", "FILE", "ids of the --test rows, as --ids", NULL},
+    {"id-key", "NAME", "id column of keyed teacher files and id files (default id)", NULL},
+    {"classes", "FILE|a,b,c", "class names in class-id order (one per line, or a comma list); "
+     "default: the first teacher file's names, sorted", NULL},
+    {"allow-missing", NULL, "a teacher file keyed by id may leave rows out: it abstains there",
+     NULL},
     {"method", "aekd|avg-loss|avg-prob|ce", "teacher weighting (default aekd)", NULL},
     {"tolerance", "C", "AE-KD cap on a teacher's weight, in [1/M, 1] (default 0.6)", NULL},
     {"aekd-grad", "mean|full|per-example",
@@ -104,19 +112,52 @@ static int parse_format(const char *s, dg_teacher_format *f)
     return 0;
 }
 
-/* Loads a comma list of teacher files. */
-static int load_teachers(const char *list, dg_teacher_format fmt, dg_teachers **out)
+/* Loads a comma list of teacher files on the rows of ds. Files keyed by id
+ * are matched to the ids in ids_path (NULL: row numbers) and, with
+ * --classes, to that class list; --allow-missing lets them skip rows. */
+static int load_teachers(const char *list, dg_teacher_format fmt, const dg_dataset *ds,
+                         const char *ids_path, dg_teachers **out)
 {
-    char **items = NULL, *buf = NULL;
-    int n = 0, rc;
+    dg_align_opts al = dg_align_defaults();
+    char **items = NULL, *buf = NULL, **ids = NULL, **classes = NULL;
+    const char *spec = cli_get(&cmd, "classes");
+    int64_t n_ids = 0;
+    int n = 0, C = 0, rc = 0;
     dg_error err;
 
-    if (cli_split(list, ',', &items, &n, &buf) != 0)
-        return 1;
-    rc = dg_teachers_load((const char *const *)items, n, fmt, out, &err);
+    al.N = dg_dataset_rows(ds);
+    al.allow_missing = cli_get(&cmd, "allow-missing") != NULL;
+    if (cli_get(&cmd, "id-key"))
+        al.id_key = cli_get(&cmd, "id-key");
+    if (ids_path && (rc = dg_read_ids(ids_path, al.id_key, &ids, &n_ids, &err)) == 0 &&
+        n_ids != al.N) {
+        rc = cli_error("distill: %s has %lld ids but the data has %lld rows", ids_path,
+                       (long long)n_ids, (long long)al.N);
+        goto done;
+    }
+    if (rc == 0 && spec && (rc = dg_read_class_names(spec, &classes, &C, &err)) == 0) {
+        al.classes = (const char *const *)classes;
+        al.C = C;
+    }
+    if (rc != 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    al.ids = (const char *const *)ids;
+    al.ids_source = ids_path;
+    if (cli_split(list, ',', &items, &n, &buf) != 0) {
+        rc = 1;
+        goto done;
+    }
+    if (dg_teachers_load_aligned((const char *const *)items, n, fmt, &al, out, &err) != 0)
+        rc = cli_fail(&err);
+
+done:
     free(items);
     free(buf);
-    return rc ? cli_fail(&err) : 0;
+    dg_names_free(ids, n_ids);
+    dg_names_free(classes, C);
+    return rc;
 }
 
 /* Checks teachers loaded from `list` against the data they describe (read
@@ -301,7 +342,8 @@ int cmd_distill(int argc, char **argv)
                   (long long)dg_dataset_cols(test), data, (long long)dg_dataset_cols(train));
         goto done;
     }
-    if (o.method != DG_CE && (load_teachers(cli_get(&cmd, "teachers"), fmt, &teachers) ||
+    if (o.method != DG_CE && (load_teachers(cli_get(&cmd, "teachers"), fmt, train,
+                                            cli_get(&cmd, "ids"), &teachers) ||
                               check_teachers(teachers, cli_get(&cmd, "teachers"), train, data,
                                              cli_get(&cmd, "labels"), 1)))
         goto done;
@@ -313,7 +355,8 @@ int cmd_distill(int argc, char **argv)
             cli_error("distill: --test-teachers needs --test and --test-labels");
             goto done;
         }
-        if (load_teachers(cli_get(&cmd, "test-teachers"), fmt, &test_teachers) ||
+        if (load_teachers(cli_get(&cmd, "test-teachers"), fmt, test,
+                          cli_get(&cmd, "test-ids"), &test_teachers) ||
             check_teachers(test_teachers, cli_get(&cmd, "test-teachers"), test,
                            cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), 0))
             goto done;

@@ -1059,8 +1059,8 @@ static int check_missing(aligned *a, dg_error *err)
         if (a->line[n] || t->o->allow_missing)
             continue;
         snprintf(id, sizeof id, "%lld", (long long)n);
-        return dg__fail(err, DG_EFORMAT, "%s: no line for id '%.*s' (row %lld of %s); allow "
-                        "missing rows to let the teacher abstain", a->path, QUOTE_MAX,
+        return dg__fail(err, DG_EFORMAT, "%s: no line for id '%.*s' (row %lld of %s); to let "
+                        "the teacher abstain there, allow missing rows (--allow-missing)", a->path, QUOTE_MAX,
                         t->o->ids ? t->o->ids[n] : id, (long long)n + 1,
                         t->o->ids_source ? t->o->ids_source : "the data");
     }
