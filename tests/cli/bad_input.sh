@@ -273,6 +273,35 @@ bad teacher-wrong-type t0.dgm dst --teachers "$W/t/t0.dgm"
 bad test-teachers-rows t-59rows.csv dst --teachers "$TS" --test "$W/x-ubyte.gz" \
     --test-labels "$W/y-ubyte" --test-teachers "$W/t-59rows.csv"
 
+# Teacher files keyed by id (JSONL, and CSV with an id column): 60 rows
+# with ids 0..59, classes named "0", "1", "2"; then broken copies.
+keyed() {
+    awk -v skip="$1" -v dup="$2" -v bad_id="$3" -v cls="$4" 'BEGIN {
+        for (i = 0; i < 60; i++) { if (i == skip) continue
+            id = (i == dup) ? 0 : (i == bad_id) ? 999 : i
+            printf "{\"id\": %d, \"probs\": {\"0\": 0.2, \"1\": 0.3, \"%s\": 0.5}}\n", \
+                id, (i == 7 ? cls : "2") } }'
+}
+keyed -1 -1 -1 2 >"$W/k-ok.jsonl"
+keyed 5 -1 -1 2 >"$W/k-gap.jsonl"
+keyed -1 9 -1 2 >"$W/k-dup.jsonl"
+keyed -1 -1 11 2 >"$W/k-unknown-id.jsonl"
+keyed -1 -1 -1 zebra >"$W/k-class.jsonl"
+sed '4s/"probs"/"probz"/' "$W/k-ok.jsonl" >"$W/k-nokey.jsonl"
+sed '6s/}}$/}/' "$W/k-ok.jsonl" >"$W/k-brace.jsonl"
+awk 'BEGIN { print "id,0,1,2"; for (i = 0; i < 60; i++) print (i == 3 ? 2 : i) ",0.2,0.3,0.5" }' \
+    >"$W/k-dup.csv"
+awk 'BEGIN { for (i = 0; i < 59; i++) print i }' >"$W/ids-59.txt"
+good keyed-teacher-works dst --teachers "$W/k-ok.jsonl,$T0"
+bad keyed-missing-row k-gap.jsonl dst --teachers "$W/k-gap.jsonl,$T0"
+bad keyed-duplicate-id k-dup.jsonl dst --teachers "$W/k-dup.jsonl,$T0"
+bad keyed-unknown-id k-unknown-id.jsonl dst --teachers "$T0,$W/k-unknown-id.jsonl"
+bad keyed-unknown-class k-class.jsonl dst --teachers "$W/k-class.jsonl" --classes 0,1,2
+bad keyed-no-probs k-nokey.jsonl dst --teachers "$W/k-nokey.jsonl,$T0"
+bad keyed-bad-json k-brace.jsonl dst --teachers "$W/k-brace.jsonl,$T0"
+bad keyed-csv-duplicate-id k-dup.csv dst --teachers "$W/k-dup.csv,$T0"
+bad ids-count ids-59.txt dst --teachers "$W/k-ok.jsonl" --ids "$W/ids-59.txt"
+
 # ------------------------------------------------------------- bad labels
 
 awk 'NR == 10 { print 7; next } { print }' "$W/y.csv" >"$W/y-big.csv"
