@@ -338,6 +338,41 @@ static void bad_training_inputs_are_rejected(void)
     dg_corpus_free(c);
 }
 
+/* Tokenising once on 3 threads gives the matrix and idf of the serial
+ * fit + transform, entry for entry. */
+static void parallel_featurizing_matches_the_featurizer(void)
+{
+    dg_corpus *c = synthetic(301, 9);
+    dg_featurizer_opts fo = small_opts(11);
+    dg_featurizer *serial = NULL, *par = NULL;
+    dg_csr A, B;
+    dg_error err;
+    int same = 1;
+
+    fo.word_max = 2;
+    fo.char_min = 2;
+    fo.char_max = 3;
+    fo.sublinear_tf = 1;
+    CHECK(dg_featurizer_fit(&fo, c, &serial, &err) == 0);
+    CHECK(dg_featurizer_transform(serial, c, &A, &err) == 0);
+    CHECK(dg__text_fit_transform(&fo, c, 3, &par, &B, &err) == 0);
+    CHECK(A.rows == B.rows && A.cols == B.cols && A.nnz == B.nnz);
+    for (int64_t r = 0; same && r <= A.rows; r++)
+        same = A.row_ptr[r] == B.row_ptr[r];
+    for (int64_t k = 0; same && k < A.nnz; k++)
+        same = A.col[k] == B.col[k] && fabsf(A.val[k] - B.val[k]) <= 1e-6f;
+    CHECK(same);
+    CHECK(memcmp(dg_featurizer_idf(serial), dg_featurizer_idf(par), sizeof(float) << 11) == 0);
+    dg_csr_free(&B);
+    CHECK(dg__text_transform(&fo, par, c, 2, &B, &err) == 0);
+    CHECK(B.nnz == A.nnz && memcmp(B.col, A.col, sizeof(int32_t) * (size_t)A.nnz) == 0);
+    dg_csr_free(&A);
+    dg_csr_free(&B);
+    dg_featurizer_free(serial);
+    dg_featurizer_free(par);
+    dg_corpus_free(c);
+}
+
 /* ------------------------------------------------------------------------
  * Model file
  */
@@ -428,6 +463,7 @@ int main(void)
     RUN(training_is_deterministic_across_thread_counts);
     RUN(untouched_embeddings_keep_their_values);
     RUN(bad_training_inputs_are_rejected);
+    RUN(parallel_featurizing_matches_the_featurizer);
     RUN(model_file_round_trips_and_refuses_damage);
     return check_summary();
 }

@@ -90,6 +90,7 @@ int cmd_distill(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_text(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);

@@ -17,6 +17,7 @@ static const struct {
     {"query", cmd_query, "pick the next rows to label, with every model's prediction"},
     {"simulate", cmd_simulate, "simulate active learning with gold labels: curves and cost"},
     {"estimate", cmd_estimate, "estimate active learning's saving from the committee's vote"},
+    {"text", cmd_text, "raw text: teach on four views, distil a sparse student, eval"},
 };
 
 static void usage(FILE *fp)

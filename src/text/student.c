@@ -181,12 +181,10 @@ static void row_forward(const dg_text_model *m, const dg_csr *X, int64_t r, floa
 void dg__text_forward(const dg_text_model *m, const dg_csr *X, const int64_t *rows, int64_t B,
                       float *h, float *z)
 {
-    int64_t E = m->E;
-
-    /* rows are independent, so any thread count gives the same logits */
-#pragma omp parallel for schedule(static) if (B > 8)
+    /* serial: a minibatch is O(B * nnz * E) flops, less than the cost of
+     * waking a thread team once per batch on a busy machine */
     for (int64_t b = 0; b < B; b++)
-        row_forward(m, X, rows[b], h ? h + b * E : NULL, z + b * m->C);
+        row_forward(m, X, rows[b], h ? h + b * m->E : NULL, z + b * m->C);
 }
 
 int dg__text_grad_init(dg__text_grad *g, const dg_text_model *m, int64_t cap, dg_error *err)
@@ -334,8 +332,6 @@ static void optim_step(sparse_optim *o, dg_text_model *m, const dg__text_grad *g
     o->lr = lr;
     o->bc1 = 1.0 - pow(ADAM_BETA1, (double)o->t);
     o->bc2 = 1.0 - pow(ADAM_BETA2, (double)o->t);
-    /* each touched row is its own block: no two iterations share memory */
-#pragma omp parallel for schedule(static) if (g->n_touched > 256)
     for (int64_t i = 0; i < g->n_touched; i++) {
         int64_t off = (int64_t)g->touched[i] * R;
 
@@ -519,7 +515,6 @@ int dg_text_train(dg_text_model *m, const dg_csr *X, const int32_t *labels,
     int64_t n_rows, B;
     text_bufs b;
     dg__rng rng;
-    int saved_threads = omp_get_max_threads();
 
     dg__clear(err);
     if (!m || !X || !o)
@@ -533,8 +528,9 @@ int dg_text_train(dg_text_model *m, const dg_csr *X, const int32_t *labels,
         bufs_free(&b);
         return rc;
     }
-    if (o->threads > 0)
-        omp_set_num_threads(o->threads);
+    /* Limit: the loop runs on one thread (opts->threads is not used): its
+     * scatter into shared table rows stays deterministic and a minibatch
+     * is too small to pay for a thread team. */
     dg__rng_seed(&rng, o->seed ^ 0x7e477e477e47ULL);
 
     for (int epoch = 0; epoch < o->epochs && rc == 0; epoch++) {
@@ -608,8 +604,6 @@ int dg_text_train(dg_text_model *m, const dg_csr *X, const int32_t *labels,
         if (o->on_epoch)
             o->on_epoch(&rep, o->on_epoch_user);
     }
-    if (o->threads > 0)
-        omp_set_num_threads(saved_threads);
     bufs_free(&b);
     return rc;
 }
@@ -622,29 +616,23 @@ int dg_text_model_predict_proba(const dg_text_model *m, const dg_csr *X, float *
                                 dg_error *err)
 {
     int64_t chunk = PREDICT_CHUNK, E = m->E > 0 ? m->E : 1;
-    int64_t *ids;
     float *h;
 
     dg__clear(err);
     if (X->cols != m->V)
         return dg__fail(err, DG_EMISMATCH, "text predict: features have %lld columns, the "
                         "model expects %lld (2^bits)", (long long)X->cols, (long long)m->V);
-    ids = dg__alloc((size_t)chunk, sizeof *ids, 0, err);
-    h = dg__alloc((size_t)(chunk * E), sizeof *h, 0, err);
-    if (!ids || !h) {
-        free(ids);
-        free(h);
+    if (!(h = dg__alloc((size_t)(chunk * E), sizeof *h, 0, err)))
         return DG_ENOMEM;
-    }
     for (int64_t start = 0; start < X->rows; start += chunk) {
         int64_t rows = X->rows - start < chunk ? X->rows - start : chunk;
 
+        /* rows are independent: any thread count gives the same logits */
+#pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < rows; r++)
-            ids[r] = start + r;
-        dg__text_forward(m, X, ids, rows, h, probs + start * m->C);
+            row_forward(m, X, start + r, h + r * E, probs + (start + r) * m->C);
     }
     dg__softmax_rows(probs, X->rows, m->C, 1.0, probs);
-    free(ids);
     free(h);
     return 0;
 }
@@ -655,7 +643,7 @@ int dg_text_model_predict_corpus(const dg_text_model *m, const dg_corpus *c, flo
     dg_csr X;
     int rc;
 
-    if ((rc = dg_featurizer_transform(m->feat, c, &X, err)) != 0)
+    if ((rc = dg__text_transform(&m->fopts, m->feat, c, 0, &X, err)) != 0)
         return rc;
     rc = dg_text_model_predict_proba(m, &X, probs, err);
     dg_csr_free(&X);

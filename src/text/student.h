@@ -53,4 +53,13 @@ void dg__text_grad_free(dg__text_grad *g);
 void dg__text_backward(const dg_text_model *m, const dg_csr *X, const int64_t *rows, int64_t B,
                        const float *h, const float *dz, dg__text_grad *g);
 
+/* Fits a featurizer with options fo on c and returns c's rows X (N x V),
+ * equal to dg_featurizer_fit then dg_featurizer_transform, tokenising once
+ * on `threads` threads (0: OpenMP's default). */
+int dg__text_fit_transform(const dg_featurizer_opts *fo, const dg_corpus *c, int threads,
+                           dg_featurizer **f, dg_csr *X, dg_error *err);
+/* dg_featurizer_transform of c by f (whose options are fo) on `threads`. */
+int dg__text_transform(const dg_featurizer_opts *fo, const dg_featurizer *f,
+                       const dg_corpus *c, int threads, dg_csr *X, dg_error *err);
+
 #endif /* DG_TEXT_STUDENT_H */

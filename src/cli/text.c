@@ -1,0 +1,650 @@
+/* disagree text: the raw-text path. `teach` trains four sparse teachers
+ * that each see a different view of the mail (word unigrams, character
+ * n-grams, headers only, body only) and writes their probabilities;
+ * `distill` trains a sparse student (embedding bag or softmax regression)
+ * from labels and those probabilities; `eval` and `predict` apply a saved
+ * text model to a JSONL/CSV file of raw texts.
+ */
+#include "cli/cli.h"
+#include "core/internal.h"
+#include "text/student.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Teachers text teach trains, one per view. */
+#define TEXT_VIEWS 4
+/* Most teacher files text distill takes. */
+#define TEXT_MAX_TEACHERS 64
+
+/* ------------------------------------------------------------------------
+ * Shared pieces
+ */
+
+/* Options every action shares: training and featurizer settings. */
+#define TRAIN_OPTS                                                                          \
+    {"epochs", "E", "passes over the training texts (default 5)", NULL},                   \
+    {"batch", "B", "minibatch size (default 32)", NULL},                                   \
+    {"optimizer", "sgd|adam", "optimizer (default adam)", NULL},                           \
+    {"lr", "LR", "learning rate (default 0.02)", NULL},                                    \
+    {"weight-decay", "WD", "L2 weight decay on touched rows (default 0)", NULL},           \
+    {"bits", "B", "hash buckets 2^B (default 18)", NULL},                                  \
+    {"seed", "S", "random seed (default 1)", NULL},                                        \
+    {"threads", "N", "OpenMP threads (default: all)", NULL},                               \
+    {"json", "FILE", "write the figures as JSON", NULL}
+
+/* Reads a test file whose labels share the training corpus's class ids. */
+static int read_test(const char *test, const dg_corpus *tr, dg_corpus **te)
+{
+    dg_text_opts o = dg_text_defaults();
+    dg_error err;
+
+    o.invalid_utf8 = DG_UTF8_REPLACE;
+    o.classes = dg_corpus_class_names(tr);
+    o.n_classes = dg_corpus_classes(tr);
+    if (dg_read_text(test, &o, te, &err) != 0)
+        return cli_fail(&err);
+    return 0;
+}
+
+/* Reads the training text file, then (when test is not NULL) the test file. */
+static int read_pair(const char *train, const char *test, dg_corpus **tr, dg_corpus **te)
+{
+    dg_text_opts o = dg_text_defaults();
+    dg_error err;
+
+    o.invalid_utf8 = DG_UTF8_REPLACE;
+    if (dg_read_text(train, &o, tr, &err) != 0)
+        return cli_fail(&err);
+    if (dg_corpus_classes(*tr) < 2)
+        return cli_error("%s: expected labelled texts of at least 2 classes, found %d", train,
+                         dg_corpus_classes(*tr));
+    return test ? read_test(test, *tr, te) : 0;
+}
+
+/* Fills the training options shared by teach and distill from cmd. */
+static int train_opts(const cli_cmd *cmd, dg_distill_opts *o, int *bits)
+{
+    const char *s;
+
+    o->method = DG_CE;
+    o->epochs = 5;
+    o->batch = 32;
+    o->optimizer = DG_ADAM;
+    o->lr = 0.02;
+    o->momentum = 0.9;
+    o->weight_decay = 0.0;
+    o->schedule = DG_LR_COSINE;
+    *bits = 18;
+    if ((s = cli_get(cmd, "optimizer"))) {
+        if (strcmp(s, "sgd") == 0)
+            o->optimizer = DG_SGD;
+        else if (strcmp(s, "adam") != 0)
+            return cli_error("text %s: --optimizer expects sgd or adam, got '%s'", cmd->name,
+                             s);
+    }
+    if (cli_int(cmd, "epochs", 1, 100000, &o->epochs) ||
+        cli_int(cmd, "batch", 1, 1 << 20, &o->batch) ||
+        cli_double(cmd, "lr", 1e-9, 1e3, &o->lr) ||
+        cli_double(cmd, "weight-decay", 0, 1e3, &o->weight_decay) ||
+        cli_int(cmd, "bits", 1, DG_HASH_BITS_MAX, bits) || cli_u64(cmd, "seed", &o->seed) ||
+        cli_int(cmd, "threads", 0, 4096, &o->threads))
+        return 1;
+    return 0;
+}
+
+/* F1 of class `pos` from a C x C confusion (rows truth); NaN when undefined. */
+static double class_f1(const dg_eval_report *r, int pos)
+{
+    int64_t tp = r->confusion[pos * r->C + pos], fp = 0, fn = 0;
+
+    for (int c = 0; c < r->C; c++)
+        if (c != pos) {
+            fp += r->confusion[c * r->C + pos];
+            fn += r->confusion[pos * r->C + c];
+        }
+    return 2 * tp + fp + fn ? 2.0 * (double)tp / (double)(2 * tp + fp + fn) : 0.0 / 0.0;
+}
+
+/* The class named `name` among C names, or the last class when name is
+ * NULL; -1 (after an error) when absent. */
+static int class_index(const char *const *names, int C, const char *name)
+{
+    if (!name)
+        return C - 1;
+    for (int c = 0; c < C; c++)
+        if (strcmp(names[c], name) == 0)
+            return c;
+    cli_error("text: --positive '%s' is not one of the %d classes", name, C);
+    return -1;
+}
+
+static long long file_bytes(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Fits the featurizer on train, transforms train (and test when given),
+ * on `threads` threads (0: all). */
+static int featurize(const dg_featurizer_opts *fo, const dg_corpus *train, const dg_corpus *test,
+                     int threads, dg_featurizer **f, dg_csr *X, dg_csr *Xt)
+{
+    dg_error err;
+
+    memset(X, 0, sizeof *X);
+    if (Xt)
+        memset(Xt, 0, sizeof *Xt);
+    if (dg__text_fit_transform(fo, train, threads, f, X, &err) != 0 ||
+        (test && dg__text_transform(fo, *f, test, threads, Xt, &err) != 0))
+        return cli_fail(&err);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * text teach
+ */
+
+static cli_opt teach_opts[] = {
+    {"train", "FILE", "labelled training texts (.jsonl, .csv, .tsv)", NULL},
+    {"test", "FILE", "test texts; their probabilities are written too", NULL},
+    {"out", "DIR", "where tK.train.npy, tK.test.npy and tK.dgt go", NULL},
+    TRAIN_OPTS,
+};
+
+static cli_cmd teach_cmd = {
+    "teach", "Train four sparse softmax-regression teachers on four views of each text "
+             "(word unigrams, character 3-5-grams, mail headers, mail body) and write their "
+             "probabilities on the training and test texts as DIR/tK.{train,test}.npy.",
+    teach_opts, (int)(sizeof teach_opts / sizeof teach_opts[0])};
+
+/* The four views: featurizer settings over bits. */
+static void view_opts(int view, int bits, dg_featurizer_opts *fo, const char **name)
+{
+    static const char *const names[TEXT_VIEWS] = {"words", "chars", "headers", "body"};
+
+    *fo = dg_featurizer_defaults();
+    fo->bits = bits;
+    fo->sublinear_tf = 1;
+    fo->word_min = 1;
+    fo->word_max = view == 0 ? 1 : 2;
+    if (view == 1) {
+        fo->word_min = fo->word_max = 0;
+        fo->char_min = 3;
+        fo->char_max = 5;
+    }
+    fo->part = view == 2 ? DG_TEXT_HEADERS : view == 3 ? DG_TEXT_BODY : DG_TEXT_ALL;
+    *name = names[view];
+}
+
+/* Probabilities of m on X written to path (N x C .npy). */
+static int write_probs(const dg_text_model *m, const dg_csr *X, const char *path)
+{
+    float *p = malloc(sizeof(float) * (size_t)X->rows * (size_t)dg_text_model_classes(m));
+    dg_error err;
+    int rc = 0;
+
+    if (!p)
+        return cli_error("out of memory");
+    if (dg_text_model_predict_proba(m, X, p, &err) != 0 ||
+        dg_write_npy(path, p, X->rows, dg_text_model_classes(m), &err) != 0)
+        rc = cli_fail(&err);
+    free(p);
+    return rc;
+}
+
+/* Accuracy and F1 of class pos of m on X against y. */
+static int score(const dg_text_model *m, const dg_csr *X, const int32_t *y, int pos,
+                 double *acc, double *f1)
+{
+    int C = dg_text_model_classes(m);
+    float *p = malloc(sizeof(float) * (size_t)X->rows * (size_t)C);
+    dg_eval_report r = {0};
+    dg_error err;
+    int rc = 0;
+
+    if (!p)
+        return cli_error("out of memory");
+    if (dg_text_model_predict_proba(m, X, p, &err) != 0 ||
+        dg_evaluate(p, y, X->rows, C, &r, &err) != 0)
+        rc = cli_fail(&err);
+    else {
+        *acc = r.accuracy;
+        *f1 = class_f1(&r, pos);
+    }
+    dg_eval_report_free(&r);
+    free(p);
+    return rc;
+}
+
+static int text_teach(int argc, char **argv)
+{
+    const char *train, *test = NULL, *dir;
+    dg_corpus *tr = NULL, *te = NULL;
+    dg_distill_opts o = dg_distill_defaults();
+    int bits, rc = 1, parsed;
+    FILE *json = NULL;
+    dg__outfile jo;
+    dg_error err;
+
+    if ((parsed = cli_parse(&teach_cmd, argc, argv)) != 0)
+        return parsed > 0 ? 0 : 2;
+    if (cli_require(&teach_cmd, "train", &train) || cli_require(&teach_cmd, "out", &dir) ||
+        train_opts(&teach_cmd, &o, &bits))
+        return 2;
+    test = cli_get(&teach_cmd, "test");
+    if (mkdir(dir, 0777) != 0 && file_bytes(dir) < 0)
+        return cli_error("text teach: cannot create folder %s", dir);
+    if (read_pair(train, test, &tr, &te) != 0)
+        goto done;
+    if (cli_get(&teach_cmd, "json")) {
+        if (dg__out_open(&jo, cli_get(&teach_cmd, "json"), &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+        json = jo.fp;
+        fprintf(json, "{\n  \"teachers\": [");
+    }
+    printf("%-8s %-8s %10s %10s %9s\n", "teacher", "view", "test acc", "test F1", "seconds");
+    for (int v = 0; v < TEXT_VIEWS; v++) {
+        dg_featurizer_opts fo;
+        dg_featurizer *f = NULL;
+        dg_text_model *m = NULL;
+        dg_csr X, Xt;
+        const char *name;
+        char path[4096];
+        double t0 = cli_now(), acc = 0.0 / 0.0, f1 = 0.0 / 0.0, secs;
+        int C = dg_corpus_classes(tr), bad = 0;
+
+        view_opts(v, bits, &fo, &name);
+        bad = featurize(&fo, tr, te, o.threads, &f, &X, &Xt);
+        if (!bad && dg_text_model_create(DG_TEXT_LINEAR, &fo, f, C, dg_corpus_class_names(tr),
+                                         0, o.seed + (uint64_t)v, &m, &err) != 0)
+            bad = cli_fail(&err);
+        if (!bad && dg_text_train(m, &X, dg_corpus_labels(tr), NULL, &o, NULL, NULL, &err))
+            bad = cli_fail(&err);
+        secs = cli_now() - t0;
+        snprintf(path, sizeof path, "%s/t%d.train.npy", dir, v);
+        bad = bad || write_probs(m, &X, path);
+        snprintf(path, sizeof path, "%s/t%d.dgt", dir, v);
+        if (!bad && dg_text_model_save(m, path, &err) != 0)
+            bad = cli_fail(&err);
+        if (!bad && te) {
+            snprintf(path, sizeof path, "%s/t%d.test.npy", dir, v);
+            bad = write_probs(m, &Xt, path) ||
+                  score(m, &Xt, dg_corpus_labels(te), C - 1, &acc, &f1);
+        }
+        if (!bad) {
+            printf("t%-7d %-8s %10.4f %10.4f %9.2f\n", v, name, acc, f1, secs);
+            if (json) {
+                fprintf(json, "%s\n    {\"view\": ", v ? "," : "");
+                cli_json_str(json, name);
+                fprintf(json, ", \"test_accuracy\": ");
+                cli_json_num(json, acc);
+                fprintf(json, ", \"test_f1\": ");
+                cli_json_num(json, f1);
+                fprintf(json, ", \"seconds\": ");
+                cli_json_num(json, secs);
+                fprintf(json, "}");
+            }
+        }
+        dg_text_model_free(m);
+        dg_featurizer_free(f);
+        dg_csr_free(&X);
+        dg_csr_free(&Xt);
+        if (bad)
+            goto done;
+    }
+    rc = 0;
+
+done:
+    if (json) {
+        fprintf(json, "\n  ]\n}\n");
+        if (rc == 0 && dg__out_commit(&jo, &err) != 0)
+            rc = cli_fail(&err);
+        else if (rc != 0)
+            dg__out_abort(&jo);
+    }
+    dg_corpus_free(tr);
+    dg_corpus_free(te);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * text distill
+ */
+
+static cli_opt distill_opts[] = {
+    {"train", "FILE", "labelled training texts (.jsonl, .csv, .tsv)", NULL},
+    {"teachers", "T1,T2,...", "teacher probabilities on the training texts (N x C .npy)", NULL},
+    {"test", "FILE", "test texts to score the student on", NULL},
+    {"out", "MODEL", "where the student goes (.dgt)", NULL},
+    {"student", "bag|linear", "embedding bag or softmax regression (default bag)", NULL},
+    {"dim", "E", "embedding dim of the bag (default 32)", NULL},
+    {"words", "MIN-MAX", "word n-gram orders, 0-0 for none (default 1-2)", NULL},
+    {"chars", "MIN-MAX", "char n-gram orders, 0-0 for none (default 0-0)", NULL},
+    {"method", "aekd|avg-loss|avg-prob|ce", "teacher weighting (default aekd)", NULL},
+    {"tolerance", "C", "AE-KD cap in [1/M, 1] (default 0.6)", NULL},
+    {"temperature", "T", "softening temperature (default 4)", NULL},
+    {"alpha", "A", "weight of the KD term (default 0.9)", NULL},
+    {"gamma", "G", "weight of the label term (default 1)", NULL},
+    {"positive", "CLASS", "class whose F1 is reported (default: the last class)", NULL},
+    TRAIN_OPTS,
+};
+
+static cli_cmd distill_cmd = {
+    "distill", "Train a sparse text student (embedding bag or softmax regression over hashed "
+               "n-grams) from labels and teachers' probabilities, and score it on --test.",
+    distill_opts, (int)(sizeof distill_opts / sizeof distill_opts[0])};
+
+/* "1-2" -> 1, 2; "0" or "0-0" -> none. */
+static int parse_range(const char *what, const char *s, int *lo, int *hi)
+{
+    char *end;
+    long a = strtol(s, &end, 10), b = a;
+
+    if (end != s && *end == '-')
+        b = strtol(end + 1, &end, 10);
+    if (end == s || *end || a < 0 || b < a || b > 8)
+        return cli_error("text distill: --%s expects MIN-MAX orders such as 1-2, got '%s'",
+                         what, s);
+    *lo = (int)a;
+    *hi = (int)b;
+    return 0;
+}
+
+static int parse_method(const char *s, dg_method *m)
+{
+    static const char *const names[] = {"ce", "avg-loss", "avg-prob", "aekd"};
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *m = (dg_method)i;
+            return 0;
+        }
+    return cli_error("text distill: --method expects aekd, avg-loss, avg-prob or ce, got '%s'",
+                     s);
+}
+
+/* Parses the student and featurizer options of text distill. */
+static int distill_setup(dg_distill_opts *o, dg_featurizer_opts *fo, dg_text_student *kind,
+                         int *dim)
+{
+    const cli_cmd *cmd = &distill_cmd;
+    const char *s;
+    int bits;
+
+    if (train_opts(cmd, o, &bits))
+        return 1;
+    o->method = DG_AEKD;
+    *fo = dg_featurizer_defaults();
+    fo->bits = bits;
+    fo->sublinear_tf = 1;
+    *kind = DG_TEXT_BAG;
+    *dim = 32;
+    if ((s = cli_get(cmd, "student"))) {
+        if (strcmp(s, "linear") == 0)
+            *kind = DG_TEXT_LINEAR;
+        else if (strcmp(s, "bag") != 0)
+            return cli_error("text distill: --student expects bag or linear, got '%s'", s);
+    }
+    if (((s = cli_get(cmd, "method")) && parse_method(s, &o->method)) ||
+        ((s = cli_get(cmd, "words")) && parse_range("words", s, &fo->word_min, &fo->word_max))
+        || ((s = cli_get(cmd, "chars")) &&
+            parse_range("chars", s, &fo->char_min, &fo->char_max)) ||
+        cli_int(cmd, "dim", 1, DG_TEXT_DIM_MAX, dim) ||
+        cli_double(cmd, "tolerance", 0, 1, &o->tolerance) ||
+        cli_double(cmd, "temperature", 1e-6, 1e6, &o->temperature) ||
+        cli_double(cmd, "alpha", 0, 1e6, &o->alpha) || cli_double(cmd, "gamma", 0, 1e6, &o->gamma))
+        return 1;
+    if (o->method != DG_CE && !cli_get(cmd, "teachers"))
+        return cli_error("text distill: --teachers is required unless --method ce");
+    return 0;
+}
+
+static int text_distill(int argc, char **argv)
+{
+    const char *train, *out, *test;
+    dg_corpus *tr = NULL, *te = NULL;
+    dg_distill_opts o = dg_distill_defaults();
+    dg_featurizer_opts fo;
+    dg_featurizer *f = NULL;
+    dg_teachers *t = NULL;
+    dg_text_model *m = NULL;
+    dg_text_student kind;
+    dg_csr X = {0}, Xt = {0};
+    char **paths = NULL, *buf = NULL;
+    int n_paths = 0, dim, rc = 1, parsed, pos = 0;
+    double t0, train_secs, acc = 0.0 / 0.0, f1 = 0.0 / 0.0;
+    dg_error err;
+
+    if ((parsed = cli_parse(&distill_cmd, argc, argv)) != 0)
+        return parsed > 0 ? 0 : 2;
+    if (cli_require(&distill_cmd, "train", &train) || cli_require(&distill_cmd, "out", &out) ||
+        distill_setup(&o, &fo, &kind, &dim))
+        return 2;
+    test = cli_get(&distill_cmd, "test");
+    /* the training time runs from reading the training texts to the saved
+     * model; the test texts are read and scored afterwards */
+    t0 = cli_now();
+    if (read_pair(train, NULL, &tr, NULL) != 0)
+        goto done;
+    if ((pos = class_index(dg_corpus_class_names(tr), dg_corpus_classes(tr),
+                           cli_get(&distill_cmd, "positive"))) < 0)
+        goto done;
+    if (o.method != DG_CE) {
+        if (cli_split(cli_get(&distill_cmd, "teachers"), ',', &paths, &n_paths, &buf) != 0)
+            goto done;
+        if (n_paths > TEXT_MAX_TEACHERS) {
+            cli_error("text distill: at most %d teachers, got %d", TEXT_MAX_TEACHERS, n_paths);
+            goto done;
+        }
+        if (dg_teachers_load((const char *const *)paths, n_paths, DG_TEACHER_AUTO, &t, &err)) {
+            cli_fail(&err);
+            goto done;
+        }
+    }
+    if (featurize(&fo, tr, NULL, o.threads, &f, &X, NULL) != 0)
+        goto done;
+    if (dg_text_model_create(kind, &fo, f, dg_corpus_classes(tr), dg_corpus_class_names(tr),
+                             dim, o.seed, &m, &err) != 0 ||
+        dg_text_train(m, &X, dg_corpus_labels(tr), t, &o, NULL, NULL, &err) != 0 ||
+        dg_text_model_save(m, out, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    train_secs = cli_now() - t0;
+    if (test) {
+        if (read_test(test, tr, &te) != 0)
+            goto done;
+        if (dg__text_transform(&fo, f, te, o.threads, &Xt, &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+        if (score(m, &Xt, dg_corpus_labels(te), pos, &acc, &f1) != 0)
+            goto done;
+    }
+
+    printf("%-10s %-8s %10s %10s %10s %12s %12s\n", "student", "method", "test acc",
+           "test F1", "seconds", "params", "bytes");
+    printf("%-10s %-8s %10.4f %10.4f %10.2f %12lld %12lld\n",
+           kind == DG_TEXT_BAG ? "bag" : "linear",
+           cli_get(&distill_cmd, "method") ? cli_get(&distill_cmd, "method") : "aekd", acc, f1,
+           train_secs, (long long)dg_text_model_param_count(m), file_bytes(out));
+    if (cli_get(&distill_cmd, "json")) {
+        dg__outfile jo;
+
+        if (dg__out_open(&jo, cli_get(&distill_cmd, "json"), &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+        fprintf(jo.fp, "{\n  \"student\": \"%s\",\n  \"test_accuracy\": ",
+                kind == DG_TEXT_BAG ? "bag" : "linear");
+        cli_json_num(jo.fp, acc);
+        fprintf(jo.fp, ",\n  \"test_f1\": ");
+        cli_json_num(jo.fp, f1);
+        fprintf(jo.fp, ",\n  \"seconds\": ");
+        cli_json_num(jo.fp, train_secs);
+        fprintf(jo.fp, ",\n  \"params\": %lld,\n  \"bytes\": %lld\n}\n",
+                (long long)dg_text_model_param_count(m), file_bytes(out));
+        if (dg__out_commit(&jo, &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+    }
+    rc = 0;
+
+done:
+    free(paths);
+    free(buf);
+    dg_teachers_free(t);
+    dg_text_model_free(m);
+    dg_featurizer_free(f);
+    dg_csr_free(&X);
+    dg_csr_free(&Xt);
+    dg_corpus_free(tr);
+    dg_corpus_free(te);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * text eval and text predict
+ */
+
+static cli_opt apply_opts[] = {
+    {"model", "MODEL", "a text model written by text distill or text teach", NULL},
+    {"data", "FILE", "texts (.jsonl, .csv, .tsv); eval needs their labels", NULL},
+    {"out", "FILE", "predict: where the N x C probabilities go (.npy)", NULL},
+    {"positive", "CLASS", "eval: class whose F1 is reported (default: the last class)", NULL},
+    {"json", "FILE", "eval: write the figures as JSON", NULL},
+};
+
+static cli_cmd apply_cmd = {
+    "eval|predict", "eval: score a text model on labelled texts (accuracy, macro-F1, F1 of "
+                    "--positive, log-loss). predict: write its class probabilities.",
+    apply_opts, (int)(sizeof apply_opts / sizeof apply_opts[0])};
+
+static int text_apply(int predict, int argc, char **argv)
+{
+    const char *model_path, *data, *out = NULL;
+    dg_text_model *m = NULL;
+    dg_corpus *c = NULL;
+    dg_text_opts to = dg_text_defaults();
+    dg_eval_report r = {0};
+    float *p = NULL;
+    int rc = 1, parsed, C, pos;
+    dg_error err;
+
+    if ((parsed = cli_parse(&apply_cmd, argc, argv)) != 0)
+        return parsed > 0 ? 0 : 2;
+    if (cli_require(&apply_cmd, "model", &model_path) || cli_require(&apply_cmd, "data", &data) ||
+        (predict && cli_require(&apply_cmd, "out", &out)))
+        return 2;
+    if (dg_text_model_load(model_path, &m, &err) != 0)
+        return cli_fail(&err);
+    C = dg_text_model_classes(m);
+    to.invalid_utf8 = DG_UTF8_REPLACE;
+    to.classes = dg_text_model_class_names(m);
+    to.n_classes = C;
+    if (!predict)
+        to.label_key = "label";
+    else
+        to.label_key = NULL;
+    if (dg_read_text(data, &to, &c, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    if (!(p = malloc(sizeof(float) * (size_t)dg_corpus_size(c) * (size_t)C))) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (dg_text_model_predict_corpus(m, c, p, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    if (predict) {
+        if (dg_write_npy(out, p, dg_corpus_size(c), C, &err) != 0)
+            cli_fail(&err);
+        else
+            rc = 0;
+        goto done;
+    }
+    if ((pos = class_index(to.classes, C, cli_get(&apply_cmd, "positive"))) < 0)
+        goto done;
+    if (dg_evaluate(p, dg_corpus_labels(c), dg_corpus_size(c), C, &r, &err) != 0) {
+        cli_fail(&err);
+        goto done;
+    }
+    printf("%-10s %10s %10s %10s %10s\n", "rows", "accuracy", "macro F1", "F1", "log-loss");
+    printf("%-10lld %10.4f %10.4f %10.4f %10.4f\n", (long long)r.n, r.accuracy, r.macro_f1,
+           class_f1(&r, pos), r.log_loss);
+    if (cli_get(&apply_cmd, "json")) {
+        dg__outfile jo;
+
+        if (dg__out_open(&jo, cli_get(&apply_cmd, "json"), &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+        fprintf(jo.fp, "{\n  \"rows\": %lld,\n  \"accuracy\": ", (long long)r.n);
+        cli_json_num(jo.fp, r.accuracy);
+        fprintf(jo.fp, ",\n  \"macro_f1\": ");
+        cli_json_num(jo.fp, r.macro_f1);
+        fprintf(jo.fp, ",\n  \"f1\": ");
+        cli_json_num(jo.fp, class_f1(&r, pos));
+        fprintf(jo.fp, ",\n  \"log_loss\": ");
+        cli_json_num(jo.fp, r.log_loss);
+        fprintf(jo.fp, "\n}\n");
+        if (dg__out_commit(&jo, &err) != 0) {
+            cli_fail(&err);
+            goto done;
+        }
+    }
+    rc = 0;
+
+done:
+    dg_eval_report_free(&r);
+    free(p);
+    dg_corpus_free(c);
+    dg_text_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Dispatch
+ */
+
+static void text_usage(FILE *fp)
+{
+    fprintf(fp, "usage: disagree text ACTION [options]   (disagree text ACTION --help)\n\n"
+                "  teach    train four teachers on four views of the texts, write their "
+                "probabilities\n"
+                "  distill  train a sparse student (embedding bag or softmax regression) from "
+                "labels and teachers\n"
+                "  eval     score a text model on labelled texts\n"
+                "  predict  write a text model's class probabilities for texts\n");
+}
+
+int cmd_text(int argc, char **argv)
+{
+    if (argc < 1) {
+        text_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        text_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[0], "teach") == 0)
+        return text_teach(argc - 1, argv + 1);
+    if (strcmp(argv[0], "distill") == 0)
+        return text_distill(argc - 1, argv + 1);
+    if (strcmp(argv[0], "eval") == 0)
+        return text_apply(0, argc - 1, argv + 1);
+    if (strcmp(argv[0], "predict") == 0)
+        return text_apply(1, argc - 1, argv + 1);
+    fprintf(stderr, "disagree: error: text: unknown action '%s'\n\n", argv[0]);
+    text_usage(stderr);
+    return 2;
+}
