@@ -97,6 +97,7 @@ demo-al: deps
 	    --data $(AL_DATA)/train-images-idx3-ubyte.gz --labels $(AL_DATA)/train-labels-idx1-ubyte.gz \
 	    --test $(AL_DATA)/t10k-images-idx3-ubyte.gz --test-labels $(AL_DATA)/t10k-labels-idx1-ubyte.gz \
 	    --members 5 --noisy-member 4 --out $(AL_T)
+	@mkdir -p bench/al
 	$(BUILD)/disagree simulate $(AL_ARGS) --out bench/al/labels-only
 	$(BUILD)/disagree simulate $(AL_ARGS) --distill avg-loss --no-estimate --out bench/al/distill
 
