@@ -231,6 +231,69 @@ int cli_split(const char *text, char sep, char ***items, int *n, char **buf)
     return 0;
 }
 
+/* Class names shared by every named-label file this process reads: the
+ * first such file (the training labels: every command reads them first)
+ * fixes the list in sorted order, and later files (test, pool) map their
+ * names onto it, so a class missing from the test set keeps its id. */
+static char **named_classes;
+static int named_C;
+static int named_need_list;
+
+int cli_use_classes(const char *spec, int required)
+{
+    dg_error err;
+
+    named_need_list = required;
+    if (!spec || named_classes)
+        return 0;
+    if (dg_read_class_names(spec, &named_classes, &named_C, &err) != 0)
+        return cli_fail(&err);
+    return 0;
+}
+
+/* Labels written as class names, one per line: mapped through the shared
+ * class list, then joined to the features. Returns 0 or an exit status. */
+static int load_named(const char *data, const char *labels, const dg_csv_opts *csv,
+                      dg_dataset **out, const dg_error *int_err)
+{
+    dg_matrix X = {0};
+    dg_labels y = {0};
+    dg_error err;
+    char **names = NULL;
+    int C = 0;
+
+    if (!named_classes && named_need_list)
+        return cli_error("%s holds class names: pass --classes with the training run's list "
+                         "(distill and teach print it) so the ids match the model's", labels);
+
+    if (dg_load_labels_named(labels, (const char *const *)named_classes, named_C, &y,
+                             named_classes ? NULL : &names, named_classes ? NULL : &C,
+                             &err) != 0)
+        return cli_fail(named_classes ? &err : int_err);
+    if (!named_classes) {
+        named_classes = names;
+        named_C = C;
+        printf("classes (ids in this order): ");
+        for (int c = 0; c < C; c++)
+            printf("%s%s", c ? "," : "", names[c]);
+        printf("\n");
+    }
+    if (dg_load_features(data, csv, &X, &err) != 0) {
+        dg_labels_free(&y);
+        return cli_fail(&err);
+    }
+    if (X.rows != y.n) {
+        cli_error("%s has %lld rows but %s has %lld labels", data, (long long)X.rows, labels,
+                  (long long)y.n);
+        dg_matrix_free(&X);
+        dg_labels_free(&y);
+        return 1;
+    }
+    if (dg_dataset_from_arrays(&X, &y, named_C, out, &err) != 0)
+        return cli_fail(&err);
+    return 0;
+}
+
 int cli_load_dataset(const char *data, const char *labels, const char *label_column,
                      dg_dataset **out)
 {
@@ -238,9 +301,19 @@ int cli_load_dataset(const char *data, const char *labels, const char *label_col
     dg_error err;
 
     csv.label_column = label_column;
-    if (dg_dataset_load(data, labels, &csv, out, &err) != 0)
-        return cli_fail(&err);
-    return 0;
+    if (dg_dataset_load(data, labels, &csv, out, &err) == 0)
+        return 0;
+    /* Integer labels failed: a text file of class names is the other form. */
+    if (labels && err.code == DG_EFORMAT && !strstr(labels, "-ubyte") &&
+        !strstr(labels, ".npy") && access(labels, R_OK) == 0) {
+        dg_labels probe = {0};
+        dg_error lerr;
+
+        if (dg_load_labels(labels, &probe, &lerr) != 0)
+            return load_named(data, labels, &csv, out, &err);
+        dg_labels_free(&probe);
+    }
+    return cli_fail(&err);
 }
 
 double cli_now(void)

@@ -46,7 +46,13 @@ int cli_sizes(const char *what, const char *text, int *sizes, int max, int *n);
 /* Splits a comma list into at most max pointers into a copy owned by *buf. */
 int cli_split(const char *text, char sep, char ***items, int *n, char **buf);
 
-/* Reads features (+ labels from a file or a CSV label column). */
+/* Class names for label files that spell classes by name: spec is a file
+ * or "a,b,c" (NULL: the first named file read fixes the sorted list).
+ * With required set, a named label file without a list is an error (eval
+ * and predict must use the training run's ids). Returns 0 or 1. */
+int cli_use_classes(const char *spec, int required);
+/* Reads features (+ labels from a file or a CSV label column; labels may be
+ * integers or class names, see cli_use_classes). */
 int cli_load_dataset(const char *data, const char *labels, const char *label_column,
                      dg_dataset **out);
 

@@ -16,7 +16,7 @@ static cli_opt opts[] = {
     {"teachers", "T1,T2,...", "teacher outputs on --data, one N x C file each", NULL},
     {"teacher-format", "prob|logit|auto", "how to read teacher files (default auto)", NULL},
     {"test", "FILE", "test features", NULL},
-    {"test-labels", "FILE", "test labels", NULL},
+    {"test-labels", "FILE", "test labels (default: --label-column of a CSV --test)", NULL},
     {"test-teachers", "T1,T2,...", "teacher outputs on --test, reported beside the student",
      NULL},
     {"ids", "FILE", "ids of the --data rows (one per line, or the id column of a .csv or "
@@ -325,17 +325,23 @@ int cmd_distill(int argc, char **argv)
         return 2;
     if (!(o.temperature > 0))
         return cli_error("distill: --temperature must be > 0, got %g", o.temperature), 2;
-    if ((cli_get(&cmd, "test") != NULL) != (cli_get(&cmd, "test-labels") != NULL))
-        return cli_error("distill: --test and --test-labels go together"), 2;
+    if (cli_get(&cmd, "test-labels") && !cli_get(&cmd, "test"))
+        return cli_error("distill: --test-labels needs --test"), 2;
+    if (cli_get(&cmd, "test") && !cli_get(&cmd, "test-labels") && !cli_get(&cmd, "label-column"))
+        return cli_error("distill: --test needs --test-labels (or a CSV --label-column present in "
+                         "both files)"), 2;
     if (strlen(out) > 4000)
         return cli_error("distill: --out path too long"), 2;
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
     o.checkpoint = cli_get(&cmd, "checkpoint") ? cli_get(&cmd, "checkpoint") : ckpt;
 
-    if (cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
+    if (cli_use_classes(cli_get(&cmd, "classes"), 0) ||
+        cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
         goto done;
     if (cli_get(&cmd, "test") &&
-        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), NULL, &test))
+        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"),
+                         cli_get(&cmd, "test-labels") ? NULL : cli_get(&cmd, "label-column"),
+                         &test))
         goto done;
     if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
         cli_error("distill: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),

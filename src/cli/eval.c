@@ -33,6 +33,7 @@ static cli_opt eval_opts[] = {
     {"data", "FILE", "features (IDX, .npy, .csv, LIBSVM)", NULL},
     {"labels", "FILE", "gold labels (IDX, .npy, text)", NULL},
     {"label-column", "NAME|INDEX", "label column of a CSV --data", NULL},
+    {"classes", "FILE|a,b,c", "class names in id order, for labels written as names", NULL},
     {"json", "FILE", "write the figures and the confusion matrix as JSON", NULL},
 };
 
@@ -84,7 +85,8 @@ int cmd_eval(int argc, char **argv)
         return 2;
     if (!cli_get(&eval_cmd, "labels") && !cli_get(&eval_cmd, "label-column"))
         return cli_error("eval: --labels (or --label-column for CSV data) is required"), 2;
-    if (cli_load_dataset(data, cli_get(&eval_cmd, "labels"), cli_get(&eval_cmd, "label-column"),
+    if (cli_use_classes(cli_get(&eval_cmd, "classes"), 1) ||
+        cli_load_dataset(data, cli_get(&eval_cmd, "labels"), cli_get(&eval_cmd, "label-column"),
                          &ds) ||
         model_probs(model_path, ds, &model, &probs))
         goto done;

@@ -163,8 +163,10 @@ static cli_opt opts[] = {
     {"data", "FILE", "training features (IDX, .npy, .csv, LIBSVM)", NULL},
     {"labels", "FILE", "training labels", NULL},
     {"label-column", "NAME|INDEX", "label column of a CSV --data", NULL},
+    {"classes", "FILE|a,b,c", "class names in id order, for labels written as names "
+                             "(default: sorted)", NULL},
     {"test", "FILE", "test features (the teachers' outputs on them are written too)", NULL},
-    {"test-labels", "FILE", "test labels", NULL},
+    {"test-labels", "FILE", "test labels (default: --label-column of a CSV --test)", NULL},
     {"members", "N", "number of teachers (default 5)", NULL},
     {"hidden", "A/B/...", "hidden sizes per member, cycled (default 256/128/512/256,128/64)",
      NULL},
@@ -207,13 +209,19 @@ int cmd_teach(int argc, char **argv)
     if (cli_get(&cmd, "hidden"))
         spec.arch = cli_get(&cmd, "hidden");
     spec.bootstrap = cli_get(&cmd, "no-bootstrap") == NULL;
-    if ((cli_get(&cmd, "test") != NULL) != (cli_get(&cmd, "test-labels") != NULL))
-        return cli_error("teach: --test and --test-labels go together"), 2;
+    if (cli_get(&cmd, "test-labels") && !cli_get(&cmd, "test"))
+        return cli_error("teach: --test-labels needs --test"), 2;
+    if (cli_get(&cmd, "test") && !cli_get(&cmd, "test-labels") && !cli_get(&cmd, "label-column"))
+        return cli_error("teach: --test needs --test-labels (or a CSV --label-column present in "
+                         "both files)"), 2;
 
-    if (cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
+    if (cli_use_classes(cli_get(&cmd, "classes"), 0) ||
+        cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
         goto done;
     if (cli_get(&cmd, "test") &&
-        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"), NULL, &test))
+        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"),
+                         cli_get(&cmd, "test-labels") ? NULL : cli_get(&cmd, "label-column"),
+                         &test))
         goto done;
     if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
         cli_error("teach: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),
@@ -228,10 +236,14 @@ int cmd_teach(int argc, char **argv)
     if (cli_teach_run(train, test, &spec, out, res))
         goto done;
     printf("%-8s %-12s %10s %10s %8s\n", "teacher", "hidden", "params", "test acc", "seconds");
-    for (int k = 0; k < spec.members; k++)
-        printf("t%-7d %-12s %10lld %10.4f %8.1f%s\n", k, res[k].hidden,
-               (long long)res[k].params, res[k].test_acc, res[k].seconds,
-               k == spec.noisy_member ? "  (noisy labels)" : "");
+    for (int k = 0; k < spec.members; k++) {
+        char acc[16] = "-";
+
+        if (res[k].test_acc >= 0)
+            snprintf(acc, sizeof acc, "%.4f", res[k].test_acc);
+        printf("t%-7d %-12s %10lld %10s %8.1f%s\n", k, res[k].hidden, (long long)res[k].params,
+               acc, res[k].seconds, k == spec.noisy_member ? "  (noisy labels)" : "");
+    }
     rc = 0;
 
 done:
