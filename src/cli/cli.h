@@ -75,6 +75,7 @@ typedef struct teach_spec {
     const char *arch;
     int noisy_member; /* -1: none */
     double noise;     /* fraction of that member's training labels flipped */
+    int resume;       /* keep finished members, continue one from DIR/tK.ckpt */
 } teach_spec;
 
 /* One trained member's figures. */
@@ -85,8 +86,11 @@ typedef struct teach_result {
 } teach_result;
 
 /* Trains every member, writing DIR/tK.dgm, DIR/tK.train.npy and (with a
- * test set) DIR/tK.test.npy; fills results[members]. Prints nothing but
- * errors. Returns 0 or an exit status. */
+ * test set) DIR/tK.test.npy; fills results[members]. Each member
+ * checkpoints every epoch to DIR/tK.ckpt (removed when it finishes); with
+ * spec->resume, members whose files are all there are kept and the one in
+ * progress continues from its checkpoint. Prints nothing but errors.
+ * Returns 0 or an exit status. */
 int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_spec *spec,
                   const char *dir, teach_result *results);
 

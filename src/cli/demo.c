@@ -19,6 +19,7 @@ static cli_opt opts[] = {
     {"epochs", "E", "epochs per student (default 10)", NULL},
     {"threads", "N", "threads for BLAS and OpenMP (default: all cores)", NULL},
     {"seed", "S", "random seed (default 1)", NULL},
+    {"resume", NULL, "keep the teachers a previous run finished in --out", NULL},
 };
 
 static cli_cmd cmd = {"demo", "Teach 5 teachers (one noisy) on Fashion-MNIST and distil students "
@@ -81,7 +82,7 @@ int cmd_demo(int argc, char **argv)
 {
     static const char *const methods[DEMO_METHODS] = {"ce", "avg-loss", "avg-prob", "aekd"};
     const char *dir = "/usr/share/datasets/fashion-mnist", *out = "demo-out";
-    teach_spec spec = {DEMO_MEMBERS, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", 4, 0.4};
+    teach_spec spec = {DEMO_MEMBERS, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", 4, 0.4, 0};
     char paths[2][DEMO_MEMBERS][4200], path[4200];
     const char *train_paths[DEMO_MEMBERS], *test_paths[DEMO_MEMBERS];
     teach_result tres[DEMO_MEMBERS];
@@ -102,6 +103,7 @@ int cmd_demo(int argc, char **argv)
         cli_int(&cmd, "epochs", 1, 1000, &epochs) || cli_int(&cmd, "threads", 1, 4096, &spec.threads) ||
         cli_u64(&cmd, "seed", &spec.seed))
         return 2;
+    spec.resume = cli_get(&cmd, "resume") != NULL;
 
     /* stage 1: read the data */
     t0 = cli_now();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Creates dir when it does not exist yet. */
 static int ensure_dir(const char *dir)
@@ -41,12 +42,57 @@ static int write_probs(const dg_model *m, const dg_dataset *ds, const char *path
     return rc;
 }
 
+/* Whether member k of a previous run finished: its model and outputs exist. */
+static int member_done(const char *dir, int k, int with_test)
+{
+    static const char *const kinds[] = {"dgm", "train.npy", "test.npy"};
+    char path[4200];
+
+    for (int f = 0; f < (with_test ? 3 : 2); f++) {
+        snprintf(path, sizeof path, "%s/t%d.%s", dir, k, kinds[f]);
+        if (access(path, R_OK) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Fills a finished member's figures from its saved model. */
+static int keep_member(const char *dir, int k, const char *hidden, const dg_dataset *test,
+                       teach_result *res)
+{
+    char path[4200];
+    dg_model *m = NULL;
+    dg_error err;
+    dg_eval_report rep;
+    float *p = NULL;
+
+    snprintf(path, sizeof path, "%s/t%d.dgm", dir, k);
+    if (dg_model_load(path, &m, &err) != 0)
+        return cli_fail(&err);
+    snprintf(res->hidden, sizeof res->hidden, "%s", hidden);
+    res->params = dg_model_param_count(m);
+    res->seconds = 0.0;
+    res->test_acc = -1.0;
+    if (test && (p = malloc(sizeof(float) * (size_t)dg_dataset_rows(test) *
+                            (size_t)dg_model_classes(m))) &&
+        dg_model_predict_proba(m, dg_dataset_features(test), dg_dataset_rows(test), p,
+                               &err) == 0 &&
+        dg_evaluate(p, dg_dataset_labels(test), dg_dataset_rows(test), dg_model_classes(m), &rep,
+                    &err) == 0) {
+        res->test_acc = rep.accuracy;
+        dg_eval_report_free(&rep);
+    }
+    free(p);
+    dg_model_free(m);
+    return 0;
+}
+
 int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_spec *spec,
                   const char *dir, teach_result *results)
 {
     int64_t N = dg_dataset_rows(train);
     int C = dg_dataset_classes(train);
-    char **archs = NULL, *arch_buf = NULL, path[4200];
+    char **archs = NULL, *arch_buf = NULL, path[4200], ckpt[4200];
     int n_arch = 0, rc = 1, hidden_check[DG_MAX_LAYERS], n_check, reached = -1;
     int64_t *rows = malloc(sizeof(int64_t) * (size_t)N);
     int32_t *noisy = malloc(sizeof(int32_t) * (size_t)N);
@@ -77,6 +123,12 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         dg_eval_report rep;
         double t0 = cli_now();
 
+        snprintf(ckpt, sizeof ckpt, "%s/t%d.ckpt", dir, k);
+        if (spec->resume && member_done(dir, k, test != NULL)) {
+            if (keep_member(dir, k, hidden, test, &results[k]))
+                goto done;
+            continue;
+        }
         reached = k;
         /* Each member gets its own seed, architecture and bootstrap sample. */
         o.method = DG_CE;
@@ -93,6 +145,8 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
             rows[i] = spec->bootstrap ? (int64_t)dg__rng_below(&rng, (uint64_t)N) : i;
         o.rows = rows;
         o.n_rows = N;
+        o.checkpoint = ckpt;
+        o.resume = spec->resume;
 
         /* The noisy member: flip a fraction of its labels to another class. */
         if (k == spec->noisy_member) {
@@ -138,12 +192,15 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         results[k].seconds = cli_now() - t0;
         dg_model_free(model);
         model = NULL;
+        remove(ckpt);
     }
     rc = 0;
 
 done:
-    /* A failed run leaves no member's files: none of them would match the others. */
-    for (int k = 0; rc != 0 && k <= reached; k++) {
+    /* A failed run leaves no member's files: none of them would match the
+     * others. A resumed run keeps them: they are finished work, and the
+     * checkpoint of the member in progress is what --resume continues. */
+    for (int k = 0; rc != 0 && !spec->resume && k <= reached; k++) {
         static const char *const kinds[] = {"dgm", "train.npy", "test.npy"};
 
         for (int f = 0; f < 3; f++) {
@@ -179,6 +236,7 @@ static cli_opt opts[] = {
     {"seed", "S", "random seed (default 1)", NULL},
     {"threads", "N", "threads for BLAS and OpenMP", NULL},
     {"out", "DIR", "folder for tK.dgm, tK.train.npy and tK.test.npy", NULL},
+    {"resume", NULL, "keep finished members and continue the interrupted one", NULL},
 };
 
 static cli_cmd cmd = {"teach", "Train a committee of differing teachers and write their outputs.",
@@ -186,7 +244,7 @@ static cli_cmd cmd = {"teach", "Train a committee of differing teachers and writ
 
 int cmd_teach(int argc, char **argv)
 {
-    teach_spec spec = {5, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", -1, 0.4};
+    teach_spec spec = {5, 20, 128, 0, 1, 0.05, 1, "256/128/512/256,128/64", -1, 0.4, 0};
     const char *data, *out;
     dg_dataset *train = NULL, *test = NULL;
     teach_result *res = NULL;
@@ -209,6 +267,7 @@ int cmd_teach(int argc, char **argv)
     if (cli_get(&cmd, "hidden"))
         spec.arch = cli_get(&cmd, "hidden");
     spec.bootstrap = cli_get(&cmd, "no-bootstrap") == NULL;
+    spec.resume = cli_get(&cmd, "resume") != NULL;
     if (cli_get(&cmd, "test-labels") && !cli_get(&cmd, "test"))
         return cli_error("teach: --test-labels needs --test"), 2;
     if (cli_get(&cmd, "test") && !cli_get(&cmd, "test-labels") && !cli_get(&cmd, "label-column"))
