@@ -128,3 +128,9 @@ fuzz:
 	@sh scripts/install-deps fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@sh scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# The text demo: SpamAssassin, four teachers on four views, distilled
+# embedding-bag students against fastText; writes bench/text/RESULTS.md.
+demo-text: deps-bench
+	@$(MAKE) --no-print-directory all
+	sh bench/text/run.sh 2

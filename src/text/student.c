@@ -306,21 +306,28 @@ typedef struct sparse_optim {
     float *m1, *m2; /* (n_params) each; m2 only for Adam */
 } sparse_optim;
 
-/* One update of n parameters p with gradient g and their moments. */
+/* One update of n parameters p with gradient g and their moments, in
+ * float: this loop runs over every touched row of every batch. */
 static void optim_block(const sparse_optim *o, float *p, const float *g, float *m1, float *m2,
                         int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        double gi = (double)g[i] + o->weight_decay * p[i];
+    float wd = (float)o->weight_decay, lr = (float)o->lr, mom = (float)o->momentum;
+    float b1 = (float)ADAM_BETA1, b2 = (float)ADAM_BETA2, eps = (float)ADAM_EPS;
+    float step = (float)(o->lr / o->bc1), inv_bc2 = (float)(1.0 / o->bc2);
 
-        if (o->kind == DG_SGD) {
-            m1[i] = (float)(o->momentum * m1[i] + gi);
-            p[i] = (float)(p[i] - o->lr * m1[i]);
-        } else {
-            m1[i] = (float)(ADAM_BETA1 * m1[i] + (1.0 - ADAM_BETA1) * gi);
-            m2[i] = (float)(ADAM_BETA2 * m2[i] + (1.0 - ADAM_BETA2) * gi * gi);
-            p[i] = (float)(p[i] - o->lr * (m1[i] / o->bc1) / (sqrt(m2[i] / o->bc2) + ADAM_EPS));
+    if (o->kind == DG_SGD) {
+        for (int64_t i = 0; i < n; i++) {
+            m1[i] = mom * m1[i] + g[i] + wd * p[i];
+            p[i] -= lr * m1[i];
         }
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i] + wd * p[i];
+
+        m1[i] = b1 * m1[i] + (1.0f - b1) * gi;
+        m2[i] = b2 * m2[i] + (1.0f - b2) * gi * gi;
+        p[i] -= step * m1[i] / (sqrtf(m2[i] * inv_bc2) + eps);
     }
 }
 
