@@ -3,7 +3,8 @@
 # `bad` below, and checks each fails cleanly: a non-zero exit that is not a
 # signal, exactly one "disagree: error:" line naming the file or problem,
 # no sanitizer report, and no output (model, JSON, probabilities, teacher
-# files or *.tmp.* temporaries) left behind. Needs DG_BIN (the binary).
+# files or *.tmp.* temporaries) left behind; a *.ckpt checkpoint may stay,
+# since --resume continues from it. Needs DG_BIN (the binary).
 BIN=${DG_BIN:-build/disagree}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
 passed=0
@@ -34,7 +35,7 @@ bad() {
     "$@" >"$W/stdout" 2>"$W/stderr"
     rc=$?
     n_err=$(grep -c '^disagree: error:' "$W/stderr")
-    left=$(find "$O" -type f | head -n 3)
+    left=$(find "$O" -type f ! -name '*.ckpt' | head -n 3)
     tmps=$(find "$W" -name '*.tmp.*' | head -n 3)
     if [ "$rc" -eq 0 ]; then
         fail "$name" "exit status 0"
