@@ -241,6 +241,18 @@ static void test_bad_options_are_refused_with_the_value(void)
     CHECK(dg_distill(ds, t, &o, &m, &err) == DG_EINVAL && strstr(err.msg, "hidden"));
     o = small_opts(DG_AVG_LOSS);
     CHECK(dg_distill(ds, NULL, &o, &m, &err) == DG_EINVAL && strstr(err.msg, "teachers"));
+    {
+        /* a test set one feature narrower than the training data */
+        dg_matrix X = {4, D - 1, calloc(4 * (D - 1), sizeof(float))};
+        dg_labels y = {4, calloc(4, sizeof(int32_t))};
+        dg_dataset *narrow = NULL;
+
+        CHECK(dg_dataset_from_arrays(&X, &y, C, &narrow, NULL) == 0);
+        o = small_opts(DG_AEKD);
+        o.test = narrow;
+        CHECK(dg_distill(ds, t, &o, &m, &err) == DG_EMISMATCH && strstr(err.msg, "features"));
+        dg_dataset_free(narrow);
+    }
     CHECK(m == NULL);
     dg_teachers_free(t);
     dg_dataset_free(ds);

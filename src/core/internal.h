@@ -71,6 +71,13 @@ void dg__out_abort(dg__outfile *o);
 /* Row-wise stable softmax of x/T into out (rows x cols); entries equal to
  * -inf stay exactly 0. Rows of all -inf become uniform. x and out may alias. */
 void dg__softmax_rows(const float *x, int64_t rows, int cols, double T, float *out);
+/* Training loops run between these two: subnormal floats are flushed to
+ * zero on this thread. Moments and weights of units that stop learning
+ * decay into subnormals, which x86 processes some hundred times slower (an
+ * Adam epoch grew 4x over six epochs); no value below FLT_MIN changes a
+ * trained model. _end restores the state _begin returned. */
+unsigned int dg__flush_subnormals_begin(void);
+void dg__flush_subnormals_end(unsigned int saved);
 /* Index of the largest entry (first on ties). */
 int dg__argmax(const float *x, int n);
 

@@ -4,6 +4,9 @@
 #include "core/internal.h"
 
 #include <math.h>
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 void dg__softmax_rows(const float *x, int64_t rows, int cols, double T, float *out)
 {
@@ -43,4 +46,28 @@ int dg__argmax(const float *x, int n)
         if (x[i] > x[best])
             best = i;
     return best;
+}
+
+/* MXCSR bits: flush-to-zero (15) and denormals-are-zero (6). */
+#define MXCSR_FTZ_DAZ 0x8040u
+
+unsigned int dg__flush_subnormals_begin(void)
+{
+#if defined(__SSE__)
+    unsigned int saved = _mm_getcsr();
+
+    _mm_setcsr(saved | MXCSR_FTZ_DAZ);
+    return saved;
+#else
+    return 0;
+#endif
+}
+
+void dg__flush_subnormals_end(unsigned int saved)
+{
+#if defined(__SSE__)
+    _mm_setcsr(saved);
+#else
+    (void)saved;
+#endif
 }

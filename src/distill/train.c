@@ -106,6 +106,11 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
             if (o->rows[i] < 0 || o->rows[i] >= N)
                 return dg__fail(err, DG_EINVAL, "training row id %lld outside [0, %lld)",
                                 (long long)o->rows[i], (long long)N);
+    if (o->test && (o->test->X.cols != train->X.cols || o->test->C > train->C))
+        return dg__fail(err, DG_EMISMATCH,
+                        "test set %s has %lld features and %d classes, %s has %lld and %d",
+                        o->test->source, (long long)o->test->X.cols, o->test->C,
+                        train->source, (long long)train->X.cols, train->C);
     if (o->rows && o->n_rows < 1)
         return dg__fail(err, DG_EINVAL, "no training rows selected");
     if (o->labels)
@@ -339,6 +344,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     dg__outfile wlog;
     int rc, have_wlog = 0;
     double *mean_w = NULL;
+    unsigned int fpu;
 
     if (model->sizes[0] != D || model->sizes[model->n_layers] != C)
         return dg__fail(err, DG_EMISMATCH,
@@ -351,6 +357,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
         openblas_set_num_threads(o->threads);
         omp_set_num_threads(o->threads);
     }
+    fpu = dg__flush_subnormals_begin();
 
     memset(&opt, 0, sizeof opt);
     if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, err)) != 0 ||
@@ -479,6 +486,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     rc = 0;
 
 done:
+    dg__flush_subnormals_end(fpu);
     if (have_wlog) {
         if (rc == 0)
             rc = dg__out_commit(&wlog, err);
