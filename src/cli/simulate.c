@@ -496,8 +496,10 @@ static void cost_table(FILE *fp, const experiment *ex, summary (*sm)[MAX_STRATEG
             /* min-max over repetitions; "never" when some repetition missed */
             snprintf(lo, sizeof lo, "%lld", (long long)g->cross_lo[k]);
             snprintf(hi, sizeof hi, "%lld", (long long)g->cross_hi[k]);
-            snprintf(spread, sizeof spread, "%s-%s", g->cross_lo[k] < 0 ? "-" : lo,
-                     g->cross_hi[k] < 0 ? "never" : hi);
+            if (g->cross_lo[k] < 0)
+                snprintf(spread, sizeof spread, "-");
+            else
+                snprintf(spread, sizeof spread, "%s-%s", lo, g->cross_hi[k] < 0 ? "never" : hi);
             fmt_ratio(rat, sizeof rat, rnd < 0 ? NAN : ratio(g->cross[k], sm[0][rnd].cross[k]));
             if (est) {
                 fmt_labels(elab, sizeof elab, sm[1][s].cross[k]);
