@@ -3,7 +3,8 @@
 # on the older mail, test on the later), four teachers on four views, an
 # embedding-bag student distilled with avg-loss and AE-KD, and fastText
 # (Debian's `fasttext supervised`) with the same dim, n-gram orders, hash
-# buckets and threads (students 2 epochs, fastText its default 5). Prints one table and writes RESULTS.md.
+# buckets and threads (students 2 epochs, fastText its default 5). Prints
+# one table and writes RESULTS.md.
 # Usage: bench/text/run.sh [THREADS] [OUT]   (defaults: 2, demo-text-out)
 # Training time runs from reading the training file to the saved model, for
 # both tools; each is timed REPS times, alternating, and the fastest run
@@ -41,8 +42,8 @@ teachers=$(ls "$out"/teach/t*.train.npy | tr '\n' ',' | sed 's/,$//')
 student() { # method json
     $bin text distill --train $data/train.jsonl --test $data/test.jsonl \
         --teachers "$teachers" --method "$1" --student bag --dim $dim --words 1-2 \
-        --bits $bits --epochs $st_epochs --lr 0.03 --threads "$threads" --out "$out/$1.dgt" --json "$2" \
-        > /dev/null
+        --bits $bits --epochs $st_epochs --lr 0.03 --threads "$threads" \
+        --out "$out/$1.dgt" --json "$2" > /dev/null
 }
 
 fasttext_run() { # prints wall seconds
@@ -94,7 +95,8 @@ echo "(teachers: $teach_secs s for all four; per view in $out/teach.json)"
 {
     echo "# Text distillation against fastText on SpamAssassin"
     echo
-    echo "Command: \`make demo-text\` (runs \`sh bench/text/run.sh $threads\`), $(date -u +%Y-%m-%d)."
+    echo "Command: \`make demo-text\` (runs \`sh bench/text/run.sh $threads\`)," \
+        "$(date -u +%Y-%m-%d)."
     echo "Train: easy-ham-1, hard-ham-1, spam-1 (3,250 mails, 15% spam); test: easy-ham-2,"
     echo "spam-2 (2,796 mails, 50% spam): a split by collection date, so a real shift."
     echo "Both models: dim $dim, word 1-2-grams hashed into 2^$bits buckets, $threads threads;"
