@@ -5,13 +5,13 @@
 # (Debian's `fasttext supervised`) with the same dim, n-gram orders, hash
 # buckets and threads (students 2 epochs, fastText its default 5). Prints
 # one table and writes RESULTS.md.
-# Usage: bench/text/run.sh [THREADS] [OUT]   (defaults: 2, demo-text-out)
+# Usage: bench/text/run.sh [THREADS] [OUT]   (defaults: 2, out/demo-text)
 # Training time runs from reading the training file to the saved model, for
 # both tools; each is timed REPS times, alternating, and the fastest run
 # kept, since other work on the machine only ever adds time.
 set -e
 threads="${1:-2}"
-out="${2:-demo-text-out}"
+out="${2:-out/demo-text}"
 reps=3
 dim=32
 bits=18
