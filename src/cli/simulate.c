@@ -512,9 +512,9 @@ static void cost_table(FILE *fp, const experiment *ex, summary (*sm)[MAX_STRATEG
                         lab, spread, rat, est ? " " : "", elab, est ? " | " : "", erat,
                         est ? " |" : "");
             else
-                fprintf(fp, "%-18s %5.0f%% %8.4f %12s %20s %7s%s%13s %10s\n",
+                fprintf(fp, "%-18s %5.0f%% %8.4f %12s %20s %7s%*s%*s\n",
                         dg_acq_name(ex->kinds[s]), 100 * TARGETS[k], TARGETS[k] * a->full_acc,
-                        lab, spread, rat, est ? " " : "", elab, erat);
+                        lab, spread, rat, est ? 14 : 0, elab, est ? 11 : 0, erat);
         }
 }
 
