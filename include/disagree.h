@@ -292,6 +292,14 @@ typedef struct dg_distill_opts {
     int batch;
     dg_optimizer optimizer;
     double lr, momentum, weight_decay;
+    /* Optional per-teacher prior weights (M, non-negative, any scale), e.g.
+     * reliability measured on gold labels. avg-loss and avg-prob weight the
+     * teachers by it; AE-KD solves on the summaries g_m / prior_m and maps
+     * the weights back (a_m / prior_m, renormalised), so where the teachers'
+     * gradients do not conflict (orthogonal, equal length) the weights are
+     * exactly the prior, and the min-norm solve moves them from there where
+     * they do. A prior of 0 leaves that teacher out. NULL: no prior. */
+    const double *teacher_prior;
     dg_schedule schedule;
     int step_every;     /* DG_LR_STEP: multiply lr by step_gamma every this many epochs */
     double step_gamma;

@@ -710,6 +710,77 @@ static void test_files_load_and_mismatches_name_both_sources(void)
     rmdir(dir);
 }
 
+/* Teacher m answers only row m with a one-hot target on class m, and the
+ * student is uniform: the full-batch gradient summaries are orthogonal and
+ * of equal length, so nothing conflicts and the prior alone decides. */
+static void test_prior_sets_the_weights_where_teachers_do_not_conflict(void)
+{
+    const double prior[M_] = {1.0, 2.0, 3.0};
+    float z[M_ * C_] = {0}, q[M_ * M_ * C_] = {0}, dz[M_ * C_];
+    unsigned char present[M_ * M_] = {0};
+    dg__kd_batch v = {M_, C_, M_, z, NULL, q, present};
+    dg__kd_work w;
+    double loss, a[M_];
+
+    for (int m = 0; m < M_; m++) {
+        present[m * M_ + m] = 1;
+        q[(m * M_ + m) * C_ + m] = 1.0f;
+    }
+    CHECK(dg__kd_work_init(&w, M_, C_, M_, NULL) == 0);
+    for (int normalize = 0; normalize < 2; normalize++) {
+        dg_distill_opts o = opts_for(DG_AEKD, DG_AEKD_FULL, normalize, 4.0);
+
+        o.tolerance = 1.0;
+        o.teacher_prior = prior;
+        CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
+        for (int m = 0; m < M_; m++)
+            CHECK_NEAR(a[m], prior[m] / 6.0, 1e-6);
+
+        /* without the prior the same batch gets the plain average */
+        o.teacher_prior = NULL;
+        CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
+        for (int m = 0; m < M_; m++)
+            CHECK_NEAR(a[m], 1.0 / 3.0, 1e-6);
+    }
+    {
+        dg_distill_opts o = opts_for(DG_AVG_LOSS, DG_AEKD_MEAN, 0, 4.0);
+
+        o.teacher_prior = prior;
+        CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
+        for (int m = 0; m < M_; m++)
+            CHECK(a[m] == prior[m] / 6.0);
+    }
+    dg__kd_work_free(&w);
+}
+
+static void test_uniform_prior_changes_nothing(void)
+{
+    const double prior[M_] = {2.0, 2.0, 2.0};
+    const dg_method methods[] = {DG_AVG_LOSS, DG_AVG_PROB, DG_AEKD};
+    batch bt;
+    dg__kd_batch v;
+    dg__kd_work w;
+    float dz0[B_ * C_], dz1[B_ * C_];
+    double loss0, loss1, a0[M_], a1[M_];
+
+    make_batch(&bt, 21, 4.0);
+    v = view(&bt, B_);
+    CHECK(dg__kd_work_init(&w, B_, C_, M_, NULL) == 0);
+    for (int k = 0; k < 3; k++) {
+        dg_distill_opts o = opts_for(methods[k], DG_AEKD_MEAN, 0, 4.0);
+
+        CHECK(dg__kd_step(&v, &o, &w, dz0, &loss0, a0, NULL) == 0);
+        o.teacher_prior = prior;
+        CHECK(dg__kd_step(&v, &o, &w, dz1, &loss1, a1, NULL) == 0);
+        CHECK_NEAR(loss0, loss1, 1e-9);
+        for (int m = 0; m < M_; m++)
+            CHECK_NEAR(a0[m], a1[m], 1e-9);
+        for (int i = 0; i < B_ * C_; i++)
+            CHECK_NEAR(dz0[i], dz1[i], 1e-6);
+    }
+    dg__kd_work_free(&w);
+}
+
 int main(void)
 {
     RUN(test_kd_loss_matches_hand_computed_value);
@@ -726,5 +797,7 @@ int main(void)
     RUN(test_auto_format_tells_probabilities_from_logits);
     RUN(test_prob_format_rejects_negative_entries_and_bad_sums);
     RUN(test_files_load_and_mismatches_name_both_sources);
+    RUN(test_prior_sets_the_weights_where_teachers_do_not_conflict);
+    RUN(test_uniform_prior_changes_nothing);
     return check_summary();
 }

@@ -50,6 +50,10 @@ static cli_opt opts[] = {
     {"weights-log", "FILE", "write every batch's teacher weights as CSV", NULL},
     {"checkpoint", "FILE", "checkpoint every epoch here (default MODEL.ckpt)", NULL},
     {"resume", NULL, "continue from the checkpoint if one exists", NULL},
+    {"reliability", NULL,
+     "weight the teachers by their reliability on the labelled rows, max(Wilson lower bound "
+     "of accuracy - 1/C, 0.01): avg-loss and avg-prob use it as weights, aekd as the prior "
+     "its solve starts from", NULL},
 };
 
 static cli_cmd cmd = {"distill", "Distil a student from labels and a committee of teachers.",
@@ -225,6 +229,60 @@ static int report_teachers(const dg_teachers *t, const dg_dataset *test, FILE *j
     return 0;
 }
 
+/* Each teacher's accuracy (Wilson 95% interval) and calibration on the
+ * labelled training rows, printed and written to JSON; fills prior (M)
+ * with the reliability weights. Limit: teachers scored on rows they were
+ * trained on look better than they are on new rows. */
+static int report_reliability(const dg_teachers *t, const dg_dataset *train, double *prior,
+                              FILE *json)
+{
+    int64_t N = dg_teachers_rows(t);
+    int C = dg_teachers_classes(t), M = dg_teachers_count(t);
+    float *p = malloc(sizeof(float) * (size_t)M * (size_t)N * (size_t)C);
+    dg_teacher_reliability *r = calloc((size_t)M, sizeof *r);
+    dg_error err;
+    int rc = 0;
+
+    if (!p || !r) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    for (int m = 0; m < M; m++)
+        dg_teachers_probs(t, m, p + (int64_t)m * N * C);
+    if (dg_teacher_reliability_eval(p, M, N, C, dg_dataset_labels(train), r, &err) != 0) {
+        rc = cli_fail(&err);
+        goto done;
+    }
+    dg_reliability_weights(r, M, C, prior);
+    printf("teacher reliability on %lld labelled training rows:\n", (long long)r[0].n);
+    printf("%8s %9s %19s %7s %7s\n", "teacher", "accuracy", "95% interval", "ECE", "prior");
+    for (int m = 0; m < M; m++)
+        printf("%8d %9.4f    [%.4f, %.4f] %7.4f %7.4f\n", m, r[m].accuracy, r[m].acc_low,
+               r[m].acc_high, r[m].ece, prior[m]);
+    if (json) {
+        fprintf(json, "  \"teacher_reliability\": [");
+        for (int m = 0; m < M; m++) {
+            fprintf(json, "%s{\"accuracy\": ", m ? ", " : "");
+            cli_json_num(json, r[m].accuracy);
+            fprintf(json, ", \"low\": ");
+            cli_json_num(json, r[m].acc_low);
+            fprintf(json, ", \"high\": ");
+            cli_json_num(json, r[m].acc_high);
+            fprintf(json, ", \"ece\": ");
+            cli_json_num(json, r[m].ece);
+            fprintf(json, ", \"prior\": ");
+            cli_json_num(json, prior[m]);
+            fprintf(json, "}");
+        }
+        fprintf(json, "],\n");
+    }
+
+done:
+    free(p);
+    free(r);
+    return rc;
+}
+
 static void write_epochs(FILE *fp, const epoch_log *log)
 {
     fprintf(fp, "  \"epochs\": [\n");
@@ -259,6 +317,7 @@ int cmd_distill(int argc, char **argv)
     dg_model *model = NULL;
     dg_error err;
     epoch_log log = {0};
+    double *prior = NULL;
     char ckpt[4200];
     dg__outfile json;
     int have_json = 0, rc = 1, parsed;
@@ -389,6 +448,20 @@ int cmd_distill(int argc, char **argv)
         cli_error("out of memory");
         goto done;
     }
+    if (teachers && dg_dataset_labels(train)) {
+        prior = calloc((size_t)dg_teachers_count(teachers), sizeof *prior);
+        if (!prior) {
+            cli_error("out of memory");
+            goto done;
+        }
+        if (report_reliability(teachers, train, prior, have_json ? json.fp : NULL))
+            goto done;
+        if (cli_get(&cmd, "reliability"))
+            o.teacher_prior = prior;
+    } else if (cli_get(&cmd, "reliability")) {
+        cli_error("distill: --reliability needs teachers and labelled training rows");
+        goto done;
+    }
     o.test = test;
     o.on_epoch = on_epoch;
     o.on_epoch_user = &log;
@@ -427,6 +500,7 @@ done:
         dg__out_abort(&json);
     free(log.rows);
     free(log.weights);
+    free(prior);
     dg_model_free(model);
     dg_teachers_free(teachers);
     dg_teachers_free(test_teachers);

@@ -95,9 +95,10 @@ static double kl_row(const double *s_b, const double *logs_b, const float *qf, c
  * divisor (its norm when normalising, else 1), or 0 for a teacher left out
  * (absent from the batch or row, or a zero gradient under normalisation).
  * Writes a (M): the QP's weights on the Gram of g_m / divisor_m, divided by
- * divisor_m and renormalised when normalising; 0 for teachers left out,
+ * divisor_m and renormalised when `rescale` is set (normalising, or a
+ * prior folded into the divisor); 0 for teachers left out,
  * uniform when all are. G holds (K, K) for the K kept teachers. */
-static int weigh(const double *g, int M, int64_t len, const double *divisor, int normalize,
+static int weigh(const double *g, int M, int64_t len, const double *divisor, int rescale,
                  double cap, double *G, double *qp_work, double *a, dg_error *err)
 {
     int K = 0, rc;
@@ -138,7 +139,7 @@ static int weigh(const double *g, int M, int64_t len, const double *divisor, int
      * compact values are read before they are overwritten */
     for (int m = M - 1, k = K - 1; m >= 0; m--)
         a[m] = divisor[m] > 0.0 ? a[k--] : 0.0;
-    if (!normalize)
+    if (!rescale)
         return 0;
     for (int m = 0; m < M; m++) {
         if (divisor[m] > 0.0)
@@ -228,9 +229,11 @@ static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, 
             }
         }
         divisor[m] = !answered ? 0.0 : o->aekd_normalize ? norm(g_m, len) : 1.0;
+        if (o->teacher_prior)
+            divisor[m] *= o->teacher_prior[m];
     }
-    return weigh(w->g, M, len, divisor, o->aekd_normalize, o->tolerance, w->G, qp_work, w->a,
-                 err);
+    return weigh(w->g, M, len, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance,
+                 w->G, qp_work, w->a, err);
 }
 
 /* AE-KD per example: the weights of row b from its own C-vectors, into a. */
@@ -251,8 +254,11 @@ static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg
         for (int c = 0; c < C; c++)
             g_m[c] *= coef;
         divisor[m] = o->aekd_normalize ? norm(g_m, C) : 1.0;
+        if (o->teacher_prior)
+            divisor[m] *= o->teacher_prior[m];
     }
-    return weigh(w->g, M, C, divisor, o->aekd_normalize, o->tolerance, w->G, qp_work, a, err);
+    return weigh(w->g, M, C, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance, w->G,
+                 qp_work, a, err);
 }
 
 /* Checks the batch against the work's sizes and the options. */
@@ -290,7 +296,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
     int C = bt->C, M = bt->M, rc;
     dg_method method = opts->method;
     int per_example = method == DG_AEKD && opts->aekd_grad == DG_AEKD_PER_EXAMPLE;
-    double T = opts->temperature, coef = T / (double)B, ce = 0.0, kd = 0.0;
+    double T = opts->temperature, coef = T / (double)B, ce = 0.0, kd = 0.0, prior_sum = 0.0;
     double *s, *logs, *dz_row, *q_row, *grad_row, *divisor, *row_a, *a_sum, *qp_work;
 
     if ((rc = check_step(bt, opts, w, err)) != 0)
@@ -314,9 +320,12 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
 
     /* pass 2: the batch's teacher weights (per-example ones come per row) */
     for (int m = 0; m < M; m++) {
-        w->a[m] = method == DG_CE ? 0.0 : 1.0 / M;
+        w->a[m] = method == DG_CE ? 0.0 : opts->teacher_prior ? opts->teacher_prior[m] : 1.0;
+        prior_sum += w->a[m];
         a_sum[m] = 0.0;
     }
+    for (int m = 0; m < M; m++)
+        w->a[m] = prior_sum > 0.0 ? w->a[m] / prior_sum : 0.0;
     if (method == DG_AEKD && !per_example &&
         (rc = aekd_batch_weights(bt, opts, w, s, logs, grad_row, divisor, qp_work, err)) != 0)
         return rc;
@@ -345,19 +354,23 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
             n_present += is_present(bt, m, b);
 
         if (method == DG_AVG_PROB) {
-            /* one target: the mean of the teachers that answered this row */
+            /* one target: the (prior-weighted) mean of the teachers that
+             * answered this row */
+            double share = 0.0;
+
             memset(q_row, 0, sizeof(double) * (size_t)C);
             for (int m = 0; m < M; m++) {
                 if (!is_present(bt, m, b))
                     continue;
+                share += a[m];
                 for (int c = 0; c < C; c++)
-                    q_row[c] += bt->q[(m * B + b) * C + c];
+                    q_row[c] += a[m] * bt->q[(m * B + b) * C + c];
             }
             for (int c = 0; c < C; c++) {
-                q_row[c] = n_present ? q_row[c] / n_present : 0.0;
+                q_row[c] = share > 0.0 ? q_row[c] / share : 0.0;
                 w->qbar[b * C + c] = (float)q_row[c];
             }
-            if (n_present) {
+            if (share > 0.0) {
                 kd += T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, C, grad_row);
                 for (int c = 0; c < C; c++)
                     dz_row[c] += opts->alpha * coef * grad_row[c];
