@@ -84,7 +84,8 @@ scenario() {
     "$BIN" distill "$@" --out run.dgm --json run.json --checkpoint run.ckpt --resume \
         >resume.out 2>resume.err
     check "$name-resume-runs" $? "resumed run failed: $(head -c 300 resume.err)"
-    first=$(awk '$1 ~ /^[0-9]+$/ { print $1; exit }' resume.out)
+    first=$(awk '$1 == "epoch" { table = 1; next } table && $1 ~ /^[0-9]+$/ { print $1; exit }' \
+        resume.out)
     [ "${first:-0}" -ge 2 ]
     check "$name-resume-skips-done-epochs" $? "resumed run began at epoch '$first'"
     cmp -s ref.dgm run.dgm
