@@ -3,7 +3,7 @@
 # BENCH_RUNS rounds (default 3), then rewrites bench/RESULTS.md from the raw
 # records (label, threads, metric, value, exact command).
 #   sh bench/run.sh [BUILD]        (make bench builds the programs first)
-# Budget: about 10 minutes on 2 cores with the default 3 rounds.
+# Budget: about 10 minutes on 2 otherwise idle cores with the default 3 rounds.
 set -eu
 
 BUILD=${1:-build}
@@ -64,25 +64,25 @@ for round in $(seq 1 "$RUNS"); do
             tp="$PY bench/torch_mlp.py --hidden $hidden --batch $batch --threads $t"
             ob="env OPENBLAS_NUM_THREADS=$t"
             rec "ours $size ce" "$t" $td --method ce
-            rec "torch $size ce" "$t" $ob $tp --method ce
+            rec "torch $size ce" "$t" $ob $tp --method ce --batches 200
             for M in 5 20; do
                 rec "ours $size avg-loss M=$M" "$t" $td --method avg-loss --teachers "$M"
-                rec "torch $size avg-loss M=$M" "$t" $ob $tp --method avg-loss --teachers "$M"
+                rec "torch $size avg-loss M=$M" "$t" $ob $tp --method avg-loss --teachers "$M" \
+                    --batches 200
                 rec "ours $size aekd M=$M" "$t" $td --method aekd --teachers "$M"
                 rec "torch $size aekd-official M=$M" "$t" $ob $tp --method aekd-official \
-                    --teachers "$M" --batches 100
+                    --teachers "$M" --batches 40
             done
         done
         # our trainer with libgomp's threads told not to spin
         rec "ours $size aekd M=20 passive" 2 env OMP_WAIT_POLICY=passive "$BIN/train_dense" \
             --hidden "$hidden" --batch "$batch" --threads 2 --method aekd --teachers 20
         # PyTorch's OpenMP pool against OpenBLAS's own threads
-        tp="$PY bench/torch_mlp.py --hidden $hidden --batch $batch --threads 2 --method ce"
+        tp="$PY bench/torch_mlp.py --hidden $hidden --batch $batch --threads 2 --method ce \
+            --batches 200"
         rec "torch $size ce torch2+blas1" 2 env OPENBLAS_NUM_THREADS=1 $tp
         rec "torch $size ce torch2+blas2 passive" 2 \
             env OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=passive $tp
-        rec "torch $size ce torch1+blas2" 2 env OPENBLAS_NUM_THREADS=2 \
-            $PY bench/torch_mlp.py --hidden "$hidden" --batch "$batch" --threads 1 --method ce
     done
 
     # pool scoring: ours at 1 and 2 threads, then NumPy
