@@ -69,7 +69,8 @@ def machine(bin_dir):
         ("CPU", f"{cpu} ({simd}); {sh('nproc')} cores online; "
                 f"{sh('lscpu | grep -i hypervisor').split(':')[-1].strip() or 'bare metal'}"),
         ("Cores", sh("lscpu | grep -E '^(Thread|Core|Socket)' | tr -s ' ' | paste -sd';'")),
-        ("OpenBLAS", f"{info.get('openblas_config', '?')}; core {info.get('openblas_corename', '?')}"),
+        ("OpenBLAS", f"{info.get('openblas_config', '?')}; "
+                     f"core {info.get('openblas_corename', '?')}"),
         ("Environment", env),
         ("Peers", "PyTorch {} / NumPy {} / scikit-learn {} (Debian, /usr/bin/python3); "
                   "torch calls the system libblas.so.3 = OpenBLAS pthreads".format(*versions)
