@@ -221,9 +221,11 @@ const float *dg__mlp_forward(const dg_model *m, const float *X, int64_t B, dg__m
                     (blasint)out);
 
         /* pass 3: ReLU on hidden layers; the last layer stays as logits. */
-        if (l < m->n_layers - 1)
+        if (l < m->n_layers - 1) {
+#pragma omp simd
             for (int64_t i = 0; i < B * out; i++)
                 Z[i] = Z[i] > 0.0f ? Z[i] : 0.0f;
+        }
     }
     return w->acts[m->n_layers - 1];
 }
@@ -273,9 +275,9 @@ void dg__mlp_backward(dg_model *m, const float *X, int64_t B, const float *dlogi
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)B, (blasint)in,
                         (blasint)out, 1.0f, dZ, (blasint)out, W, (blasint)in, 0.0f, dA_in,
                         (blasint)in);
+#pragma omp simd
             for (int64_t i = 0; i < B * in; i++)
-                if (!(A_in[i] > 0.0f))
-                    dA_in[i] = 0.0f;
+                dA_in[i] = A_in[i] > 0.0f ? dA_in[i] : 0.0f;
             dZ = dA_in;
         }
     }
