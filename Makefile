@@ -131,6 +131,9 @@ fuzz:
 
 # The text demo: SpamAssassin, four teachers on four views, distilled
 # embedding-bag students against fastText; writes bench/text/RESULTS.md.
+# Epochs and lr come from bench/text/tuned.env, picked on validation mail by
+# `sh bench/text/tune.sh 2` (about 6 minutes more; run first when missing).
+.PHONY: demo-text
 demo-text: deps-bench
 	@$(MAKE) --no-print-directory all
 	sh bench/text/run.sh 2

@@ -42,8 +42,9 @@ for m in aekd avg-loss; do
         for lr in $st_lr_grid; do
             st_train $val/fit.jsonl "$teachers" $m "$e" "$lr" "$out/s.dgt" "$out/s.json" \
                 $val/val.jsonl > /dev/null
-            printf '%s\t%s\t%s\t2\t%s\t%s\t%s\n' $m "$e" "$lr" "$(json "$out/s.json" test_accuracy)" \
-                "$(json "$out/s.json" test_f1)" "$(json "$out/s.json" seconds)" | tee -a "$grid"
+            printf '%s\t%s\t%s\t2\t%s\t%s\t%s\n' $m "$e" "$lr" \
+                "$(json "$out/s.json" test_accuracy)" "$(json "$out/s.json" test_f1)" \
+                "$(json "$out/s.json" seconds)" | tee -a "$grid"
         done
     done
 done
