@@ -89,7 +89,6 @@ static double loss_ref(const batch *bt, const double *z, const dg_distill_opts *
                        const double *A)
 {
     double T = o->temperature, ce = 0.0, kd = 0.0;
-    int n_labelled = 0;
 
     for (int b = 0; b < B_; b++) {
         const double *z_b = z + b * C_;
@@ -102,7 +101,6 @@ static double loss_ref(const batch *bt, const double *z, const dg_distill_opts *
             for (int c = 0; c < C_; c++)
                 sum += exp(z_b[c] - max);
             ce += max + log(sum) - z_b[bt->y[b]];
-            n_labelled++;
         }
         if (o->method == DG_AVG_PROB) {
             memset(q, 0, sizeof q);
@@ -125,7 +123,9 @@ static double loss_ref(const batch *bt, const double *z, const dg_distill_opts *
             }
         }
     }
-    return o->gamma * ce / n_labelled + o->alpha * kd;
+    /* both terms are means over the whole batch: an unlabelled row adds 0
+     * to the CE sum but still counts in B */
+    return o->gamma * ce / B_ + o->alpha * kd;
 }
 
 /* Per-row weights A (M, B): the batch weights on every row, or for
@@ -405,7 +405,8 @@ static void test_ce_matches_hand_value_and_ignores_teachers(void)
     for (int m = 0; m < M_; m++)
         CHECK(weights[m] == 0.0);
 
-    /* 3 labelled rows; row 2 (no label) gets no gradient at all */
+    /* 3 of the 4 rows labelled; the unlabelled row gets no gradient at all,
+     * and the mean is still over all 4 rows */
     for (int b = 0; b < B_; b++) {
         double e[C_], sum = 0.0;
 
@@ -418,9 +419,9 @@ static void test_ce_matches_hand_value_and_ignores_teachers(void)
             sum += e[c] = exp(bt.z[b * C_ + c]);
         ce += -log(e[bt.y[b]] / sum);
         for (int c = 0; c < C_; c++)
-            CHECK_NEAR(dz[b * C_ + c], o.gamma * (e[c] / sum - (c == bt.y[b])) / 3.0, 1e-6);
+            CHECK_NEAR(dz[b * C_ + c], o.gamma * (e[c] / sum - (c == bt.y[b])) / B_, 1e-6);
     }
-    CHECK_NEAR(loss, o.gamma * ce / 3.0, 1e-9);
+    CHECK_NEAR(loss, o.gamma * ce / B_, 1e-9);
     dg__kd_work_free(&w);
 }
 

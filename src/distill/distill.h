@@ -44,7 +44,8 @@ void dg__kd_work_free(dg__kd_work *w);
 /* The student loss on one batch under opts->method:
  *   gamma * CE(z, y)  +  alpha * sum_m a_m L_m,
  *   L_m = T^2 (1/B) sum_b KL(q_{m,b} || softmax(z_b / T)),
- * CE averaged over the batch's labelled rows (no labelled row: no CE term).
+ * both terms means over the B rows (an unlabelled row adds no CE but counts
+ * in B, so a few labelled rows among many unlabelled ones do not dominate).
  * Writes dz (B, C) = dloss/dz with the weights a held constant, returns the
  * loss in *loss and the teachers' weights this batch in weights (M; for
  * avg-prob the 1/M shares, for ce all zero). Returns 0 or a DG_E* code

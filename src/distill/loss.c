@@ -292,7 +292,7 @@ static int check_step(const dg__kd_batch *bt, const dg_distill_opts *o, const dg
 int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
                 double *loss, double *weights, dg_error *err)
 {
-    int64_t B = bt->B, n_labelled = 0, rows_weighed = 0;
+    int64_t B = bt->B, rows_weighed = 0;
     int C = bt->C, M = bt->M, rc;
     dg_method method = opts->method;
     int per_example = method == DG_AEKD && opts->aekd_grad == DG_AEKD_PER_EXAMPLE;
@@ -314,9 +314,6 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
     /* pass 1: the softened student */
     if ((rc = soften_student(bt->z, B, C, T, s, logs, w->s, err)) != 0)
         return rc;
-    if (bt->y)
-        for (int64_t b = 0; b < B; b++)
-            n_labelled += bt->y[b] >= 0;
 
     /* pass 2: the batch's teacher weights (per-example ones come per row) */
     for (int m = 0; m < M; m++) {
@@ -348,7 +345,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
             log_norm = max + log(sum);
             ce += log_norm - z_b[y_b];
             for (int c = 0; c < C; c++)
-                dz_row[c] = opts->gamma * (exp(z_b[c] - log_norm) - (c == y_b)) / n_labelled;
+                dz_row[c] = opts->gamma * (exp(z_b[c] - log_norm) - (c == y_b)) / (double)B;
         }
         for (int m = 0; m < M && method != DG_CE; m++)
             n_present += is_present(bt, m, b);
@@ -401,7 +398,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
     }
 
     /* pass 4: the loss and the weights to report */
-    *loss = opts->alpha * kd + (n_labelled ? opts->gamma * ce / (double)n_labelled : 0.0);
+    *loss = opts->alpha * kd + opts->gamma * ce / (double)B;
     for (int m = 0; m < M; m++)
         weights[m] = !per_example ? w->a[m] : rows_weighed ? a_sum[m] / (double)rows_weighed
                                                            : 1.0 / M;
