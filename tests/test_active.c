@@ -89,9 +89,10 @@ static void test_consensus_kl_is_the_generalised_js_divergence(void)
     double w[2] = {3.0, 1.0}, kl[2];
     dg_acq_input in = dg_acq_defaults();
 
+    /* consensus KL is summed in float with a polynomial log: 1e-6 */
     CHECK(score(DG_ACQ_CONSENSUS_KL, 2, 2, NULL, 2, t, kl) == 0);
-    CHECK_NEAR(kl[0], LN2, 1e-12);
-    CHECK_NEAR(kl[1], 0.0, 1e-12);
+    CHECK_NEAR(kl[0], LN2, 1e-6);
+    CHECK_NEAR(kl[1], 0.0, 1e-6);
 
     /* weights 3:1 -> shares .75/.25, pbar = (.75,.25):
      * .75 ln(1/.75) + .25 ln(1/.25) = .2157616 + .3465736 = .5623351 = H(.75,.25) */
@@ -101,7 +102,7 @@ static void test_consensus_kl_is_the_generalised_js_divergence(void)
     in.teachers = t;
     in.weights = w;
     CHECK(dg_acq_scores(DG_ACQ_CONSENSUS_KL, &in, kl, NULL) == 0);
-    CHECK_NEAR(kl[0], 0.5623351446, 1e-9);
+    CHECK_NEAR(kl[0], 0.5623351446, 1e-6);
 
     /* the student (.5,.5) as a third member, shares 1/3 each: pbar stays
      * (.5,.5), the teachers contribute ln 2 each, the student 0: 2/3 ln 2 */
@@ -109,7 +110,7 @@ static void test_consensus_kl_is_the_generalised_js_divergence(void)
     in.student = s;
     in.include_student = 1;
     CHECK(dg_acq_scores(DG_ACQ_CONSENSUS_KL, &in, kl, NULL) == 0);
-    CHECK_NEAR(kl[0], 2.0 / 3.0 * LN2, 1e-12);
+    CHECK_NEAR(kl[0], 2.0 / 3.0 * LN2, 1e-6);
 }
 
 static void test_vote_entropy_counts_argmax_votes(void)

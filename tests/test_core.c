@@ -103,6 +103,26 @@ static void test_output_into_missing_folder_is_an_error(void)
     CHECK(strstr(err.msg, "/nonexistent-dir/x.npy") != NULL);
 }
 
+static void test_fast_log_matches_libm(void)
+{
+    double worst = 0.0;
+
+    /* every power of two from 2^-120 to 2^120, and 10^5 points between */
+    for (int e = -120; e <= 120; e++) {
+        float x = ldexpf(1.0f, e);
+
+        worst = fmax(worst, fabs(dg__fast_logf(x) - log((double)x)) / fmax(1.0, fabs(log(x))));
+    }
+    for (int i = 1; i <= 100000; i++) {
+        float x = (float)i / 1000.0f;
+        double want = log((double)x);
+
+        worst = fmax(worst, fabs(dg__fast_logf(x) - want) / fmax(1.0, fabs(want)));
+    }
+    CHECK(worst < 3e-7);
+    CHECK(dg__fast_logf(1.0f) == 0.0f);
+}
+
 int main(void)
 {
     RUN(test_rng_same_seed_same_stream);
@@ -111,5 +131,6 @@ int main(void)
     RUN(test_softmax_keeps_zeros_and_sums_to_one);
     RUN(test_atomic_output_leaves_nothing_on_abort);
     RUN(test_output_into_missing_folder_is_an_error);
+    RUN(test_fast_log_matches_libm);
     return check_summary();
 }

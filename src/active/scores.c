@@ -142,6 +142,10 @@ static void soften(const float *p, int C, double T, double *out)
         out[c] /= sum;
 }
 
+/* Rows a thread scores at once for consensus KL: 2 x (256, C) floats of
+ * scratch, inside L2 for any C up to a few hundred. */
+#define CKL_BLOCK 256
+
 static const float *member_row(const committee *cm, int j, int64_t n)
 {
     return j < cm->M ? cm->teachers + ((int64_t)j * cm->N + n) * cm->C : cm->student + n * cm->C;
@@ -265,6 +269,64 @@ static double consensus_kl_row(const committee *cm, int64_t n, double *work)
         kl += cm->w_member[j] * inner;
     }
     return kl > 0.0 ? kl : 0.0;
+}
+
+/* Consensus KL of rows [start, start + rows) at once, by the generalised
+ * Jensen-Shannon identity (sum_j w_j p_jc = pbar_c):
+ *   sum_j w_j KL(p_j || pbar) = sum_j w_j sum_c p_jc ln p_jc - sum_c pbar_c ln pbar_c.
+ * Member by member, each row block is one contiguous run of rows x C
+ * floats, read once from memory and processed by a loop the compiler
+ * vectorises with dg__fast_logf; per row, the scalar kernel above called
+ * libm's log 60 times (M = 5, C = 10) and ran at 12x the time of reading
+ * the pool. p ln p at p = 0 is 0 * finite = 0. Float sums: about 1e-6 off,
+ * far below any gap that reorders rows. Writes scores[0, rows), NaN for a
+ * row with an invalid member row. pbar and plogp are (rows, C) scratch. */
+static void consensus_kl_block(const committee *cm, int64_t start, int64_t rows, float *pbar,
+                               float *plogp, double *scores)
+{
+    int C = cm->C;
+    int64_t len = rows * C;
+
+    memset(pbar, 0, (size_t)len * sizeof *pbar);
+    for (int64_t r = 0; r < rows; r++)
+        scores[r] = 0.0;
+
+    /* pass 1: each member's weighted sum p ln p per row, and the mean */
+    for (int j = 0; j <= cm->M; j++) {
+        const float *p;
+        float w;
+
+        if (cm->w_member[j] == 0.0)
+            continue;
+        p = member_row(cm, j, start);
+        w = (float)cm->w_member[j];
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) {
+            pbar[i] += w * p[i];
+            plogp[i] = p[i] * dg__fast_logf(p[i]);
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            float row = 0.0f;
+
+            for (int c = 0; c < C; c++)
+                row += plogp[r * C + c];
+            scores[r] = row_valid(p + r * C, C) ? scores[r] + cm->w_member[j] * row : NAN;
+        }
+    }
+
+    /* pass 2: minus the mean's sum pbar ln pbar */
+#pragma omp simd
+    for (int64_t i = 0; i < len; i++)
+        plogp[i] = pbar[i] * dg__fast_logf(pbar[i]);
+    for (int64_t r = 0; r < rows; r++) {
+        float row = 0.0f;
+
+        for (int c = 0; c < C; c++)
+            row += plogp[r * C + c];
+        scores[r] -= row;
+        if (scores[r] < 0.0)
+            scores[r] = 0.0;
+    }
 }
 
 /* KL(pbar || s) with pbar the teachers' weighted mean. This direction is
@@ -519,6 +581,8 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
     threads = omp_get_max_threads();
     per_thread = 2 * (size_t)in->C + (size_t)in->M * (size_t)in->C +
                  (size_t)in->M * (size_t)in->M + (size_t)in->M + DG__QP_WORK(in->M);
+    if (kind == DG_ACQ_CONSENSUS_KL && per_thread < (size_t)CKL_BLOCK * (size_t)in->C)
+        per_thread = (size_t)CKL_BLOCK * (size_t)in->C; /* 2 x (block, C) floats */
     work = dg__alloc((size_t)threads, per_thread * sizeof *work, 0, err);
     if (!work) {
         free(weights);
@@ -533,11 +597,25 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
         double *work_t = work + (size_t)omp_get_thread_num() * per_thread;
         dg_error local;
 
+        if (kind == DG_ACQ_CONSENSUS_KL) {
+            float *pbar = (float *)work_t, *plogp = pbar + (size_t)CKL_BLOCK * (size_t)in->C;
+
 #pragma omp for schedule(static)
-        for (int64_t n = 0; n < in->N; n++) {
-            scores[n] = score_row(kind, &cm, n, work_t, &local);
-            if (isnan(scores[n]) && n < bad)
-                bad = n;
+            for (int64_t start = 0; start < in->N; start += CKL_BLOCK) {
+                int64_t rows = in->N - start < CKL_BLOCK ? in->N - start : CKL_BLOCK;
+
+                consensus_kl_block(&cm, start, rows, pbar, plogp, scores + start);
+                for (int64_t r = 0; r < rows; r++)
+                    if (isnan(scores[start + r]) && start + r < bad)
+                        bad = start + r;
+            }
+        } else {
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < in->N; n++) {
+                scores[n] = score_row(kind, &cm, n, work_t, &local);
+                if (isnan(scores[n]) && n < bad)
+                    bad = n;
+            }
         }
     }
     rc = bad < in->N ? explain_row(kind, &cm, bad, work, err) : 0;

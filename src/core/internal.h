@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------- errors */
 
@@ -78,6 +79,40 @@ void dg__softmax_rows(const float *x, int64_t rows, int cols, double T, float *o
  * trained model. _end restores the state _begin returned. */
 unsigned int dg__flush_subnormals_begin(void);
 void dg__flush_subnormals_end(unsigned int saved);
+/* ln x for positive normal floats, within about 2e-7 relative: x = 2^e m
+ * with m in [sqrt(1/2), sqrt(2)), ln x = e ln 2 + ln m, ln m by the Cephes
+ * logf polynomial. Branch-free and inline, so loops over it vectorise
+ * (libm's log is a call per element and dominated pool scoring). A
+ * subnormal x is read as if its exponent were -127, off by at most 20 -
+ * harmless where, as in the scores, it multiplies a probability that small. */
+static inline float dg__fast_logf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
+    /* Offsetting the bits by those of sqrt(1/2) puts the mantissa in
+     * [sqrt(1/2), sqrt(2)) and the exponent in the top bits, no branch. */
+    uint32_t ix = v.u - 0x3f3504f3u;
+    float t, z, y, fe;
+
+    fe = (float)((int32_t)ix >> 23);
+    v.u = (ix & 0x007fffffu) + 0x3f3504f3u;
+    t = v.f - 1.0f;
+    z = t * t;
+    y = t * z *
+        (3.3333331174e-1f +
+         t * (-2.4999993993e-1f +
+              t * (2.0000714765e-1f +
+                   t * (-1.6668057665e-1f +
+                        t * (1.4249322787e-1f +
+                             t * (-1.2420140846e-1f +
+                                  t * (1.1676998740e-1f +
+                                       t * (-1.1514610310e-1f + t * 7.0376836292e-2f))))))));
+    y += -2.12194440e-4f * fe - 0.5f * z;
+    return t + y + 0.693359375f * fe;
+}
+
 /* Index of the largest entry (first on ties). */
 int dg__argmax(const float *x, int n);
 
