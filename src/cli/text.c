@@ -155,7 +155,7 @@ static cli_opt teach_opts[] = {
 };
 
 static cli_cmd teach_cmd = {
-    "teach", "Train four sparse softmax-regression teachers on four views of each text "
+    "text teach", "Train four sparse softmax-regression teachers on four views of each text "
              "(word unigrams, character 3-5-grams, mail headers, mail body) and write their "
              "probabilities on the training and test texts as DIR/tK.{train,test}.npy.",
     teach_opts, (int)(sizeof teach_opts / sizeof teach_opts[0])};
@@ -335,7 +335,7 @@ static cli_opt distill_opts[] = {
 };
 
 static cli_cmd distill_cmd = {
-    "distill", "Train a sparse text student (embedding bag or softmax regression over hashed "
+    "text distill", "Train a sparse text student (embedding bag or softmax regression over hashed "
                "n-grams) from labels and teachers' probabilities, and score it on --test.",
     distill_opts, (int)(sizeof distill_opts / sizeof distill_opts[0])};
 
@@ -522,7 +522,7 @@ static cli_opt apply_opts[] = {
 };
 
 static cli_cmd apply_cmd = {
-    "eval|predict", "eval: score a text model on labelled texts (accuracy, macro-F1, F1 of "
+    "text eval|predict", "eval: score a text model on labelled texts (accuracy, macro-F1, F1 of "
                     "--positive, log-loss). predict: write its class probabilities.",
     apply_opts, (int)(sizeof apply_opts / sizeof apply_opts[0])};
 
