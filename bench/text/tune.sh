@@ -84,7 +84,7 @@ tmp="$here/TUNING.md.tmp.$$"
 {
     echo "# Tuning the text benchmark on validation mail"
     echo
-    echo "Command: \`sh bench/text/tune.sh $threads\`, $(date -u +%Y-%m-%d), $(since "$t_start") s"
+    echo "Command: \`sh bench/text/tune.sh $threads\`, $(date -u +%Y-%m-%d), $(printf '%.0f' "$(since "$t_start")") s"
     echo "in all on $(machine), $threads threads (load average before: $load_before)."
     echo "Validation: \`bench/text/split-val\` (seed 1) holds out a stratified 20% of each"
     echo "training collection (easy-ham-1, hard-ham-1, spam-1): $n_fit mails to fit, $n_val"
