@@ -3,7 +3,8 @@
  * n-grams, headers only, body only) and writes their probabilities;
  * `distill` trains a sparse student (embedding bag or softmax regression)
  * from labels and those probabilities; `eval` and `predict` apply a saved
- * text model to a JSONL/CSV file of raw texts.
+ * text model to a JSONL/CSV file of raw texts; `featurize` writes texts as
+ * dense hashed n-gram features for the active-learning commands.
  */
 #include "cli/cli.h"
 #include "core/internal.h"
@@ -339,8 +340,8 @@ static cli_cmd distill_cmd = {
                "n-grams) from labels and teachers' probabilities, and score it on --test.",
     distill_opts, (int)(sizeof distill_opts / sizeof distill_opts[0])};
 
-/* "1-2" -> 1, 2; "0" or "0-0" -> none. */
-static int parse_range(const char *what, const char *s, int *lo, int *hi)
+/* "1-2" -> 1, 2; "0" or "0-0" -> none. cmd names the command in errors. */
+static int parse_range(const char *cmd, const char *what, const char *s, int *lo, int *hi)
 {
     char *end;
     long a = strtol(s, &end, 10), b = a;
@@ -348,8 +349,8 @@ static int parse_range(const char *what, const char *s, int *lo, int *hi)
     if (end != s && *end == '-')
         b = strtol(end + 1, &end, 10);
     if (end == s || *end || a < 0 || b < a || b > 8)
-        return cli_error("text distill: --%s expects MIN-MAX orders such as 1-2, got '%s'",
-                         what, s);
+        return cli_error("%s: --%s expects MIN-MAX orders such as 1-2, got '%s'", cmd, what,
+                         s);
     *lo = (int)a;
     *hi = (int)b;
     return 0;
@@ -391,9 +392,10 @@ static int distill_setup(dg_distill_opts *o, dg_featurizer_opts *fo, dg_text_stu
             return cli_error("text distill: --student expects bag or linear, got '%s'", s);
     }
     if (((s = cli_get(cmd, "method")) && parse_method(s, &o->method)) ||
-        ((s = cli_get(cmd, "words")) && parse_range("words", s, &fo->word_min, &fo->word_max))
-        || ((s = cli_get(cmd, "chars")) &&
-            parse_range("chars", s, &fo->char_min, &fo->char_max)) ||
+        ((s = cli_get(cmd, "words")) &&
+         parse_range(cmd->name, "words", s, &fo->word_min, &fo->word_max)) ||
+        ((s = cli_get(cmd, "chars")) &&
+         parse_range(cmd->name, "chars", s, &fo->char_min, &fo->char_max)) ||
         cli_int(cmd, "dim", 1, DG_TEXT_DIM_MAX, dim) ||
         cli_double(cmd, "tolerance", 0, 1, &o->tolerance) ||
         cli_double(cmd, "temperature", 1e-6, 1e6, &o->temperature) ||
@@ -612,6 +614,154 @@ done:
 }
 
 /* ------------------------------------------------------------------------
+ * text featurize
+ */
+
+/* Most hash bits text featurize densifies: 2^16 columns are 256 KiB of
+ * float32 per text. Limit: larger vocabularies collide more in the hashed
+ * columns, since the dense students cannot take sparse input. */
+#define TEXT_DENSE_BITS_MAX 16
+
+static cli_opt featurize_opts[] = {
+    {"train", "FILE", "labelled training texts (.jsonl, .csv, .tsv); the idf is fitted here",
+     NULL},
+    {"test", "FILE", "labelled test texts, featurized with the training idf", NULL},
+    {"out-prefix", "P", "writes P.train.npy, P.train-labels.npy (and P.test*.npy)", NULL},
+    {"bits", "B", "2^B dense columns, at most 16 (default 14)", NULL},
+    {"words", "MIN-MAX", "word n-gram orders, 0-0 for none (default 1-2)", NULL},
+    {"chars", "MIN-MAX", "char n-gram orders, 0-0 for none (default 0-0)", NULL},
+    {"tfidf", NULL, "weight by the training idf (default: sublinear tf only)", NULL},
+    {"threads", "N", "OpenMP threads (default: all)", NULL},
+};
+
+static cli_cmd featurize_cmd = {
+    "text featurize", "Turn texts into dense float32 features for simulate, query and estimate: "
+                 "hashed word/char n-grams, sublinear tf (times the training idf with "
+                 "--tfidf), unit-L2 rows, written with their class ids as .npy files.",
+    featurize_opts, (int)(sizeof featurize_opts / sizeof featurize_opts[0])};
+
+/* The class ids of c, after checking every text has one. */
+static const int32_t *all_labels(const dg_corpus *c, const char *path)
+{
+    const int32_t *y = dg_corpus_labels(c);
+
+    for (int64_t i = 0; i < dg_corpus_size(c); i++)
+        if (y[i] < 0) {
+            cli_error("%s: text %lld: expected a label, found none", path, (long long)i + 1);
+            return NULL;
+        }
+    return y;
+}
+
+/* X (N x V CSR) as a dense N x V float32 matrix written to path. */
+static int write_dense(const dg_csr *X, const char *path)
+{
+    float *d = calloc((size_t)X->rows * (size_t)X->cols, sizeof *d);
+    dg_error err;
+    int rc = 0;
+
+    if (!d)
+        return cli_error("out of memory for a %lld x %lld dense matrix", (long long)X->rows,
+                         (long long)X->cols);
+    for (int64_t r = 0; r < X->rows; r++)
+        for (int64_t k = X->row_ptr[r]; k < X->row_ptr[r + 1]; k++)
+            d[r * X->cols + X->col[k]] = X->val[k];
+    if (dg_write_npy(path, d, X->rows, X->cols, &err) != 0)
+        rc = cli_fail(&err);
+    free(d);
+    return rc;
+}
+
+/* Writes P.<part>.npy and P.<part>-labels.npy; on failure neither is left. */
+static int write_part(const char *prefix, const char *part, const dg_csr *X, const int32_t *y)
+{
+    char xp[4096], yp[4096];
+    dg_error err;
+
+    snprintf(xp, sizeof xp, "%s.%s.npy", prefix, part);
+    snprintf(yp, sizeof yp, "%s.%s-labels.npy", prefix, part);
+    if (write_dense(X, xp) != 0)
+        return 1;
+    if (dg_write_npy_labels(yp, y, X->rows, &err) != 0) {
+        remove(xp);
+        return cli_fail(&err);
+    }
+    return 0;
+}
+
+static int text_featurize(int argc, char **argv)
+{
+    const cli_cmd *cmd = &featurize_cmd;
+    const char *train, *test, *prefix, *s;
+    const int32_t *y = NULL, *yt = NULL;
+    dg_featurizer_opts fo = dg_featurizer_defaults();
+    dg_featurizer *f = NULL;
+    dg_corpus *tr = NULL, *te = NULL;
+    dg_csr X = {0}, Xt = {0};
+    int threads = 0, rc = 1, parsed;
+
+    if ((parsed = cli_parse(&featurize_cmd, argc, argv)) != 0)
+        return parsed > 0 ? 0 : 2;
+    fo.bits = 14;
+    fo.word_min = 1;
+    fo.word_max = 2;
+    fo.char_min = fo.char_max = 0;
+    fo.sublinear_tf = 1;
+    fo.idf = cli_get(cmd, "tfidf") != NULL;
+    if (cli_require(cmd, "train", &train) || cli_require(cmd, "out-prefix", &prefix) ||
+        cli_int(cmd, "bits", 1, DG_HASH_BITS_MAX, &fo.bits) ||
+        cli_int(cmd, "threads", 0, 4096, &threads) ||
+        ((s = cli_get(cmd, "words")) &&
+         parse_range(cmd->name, "words", s, &fo.word_min, &fo.word_max)) ||
+        ((s = cli_get(cmd, "chars")) &&
+         parse_range(cmd->name, "chars", s, &fo.char_min, &fo.char_max)))
+        return 2;
+    if (fo.word_max == 0 && fo.char_max == 0)
+        return cli_error("text featurize: --words and --chars are both 0-0: no features");
+    test = cli_get(cmd, "test");
+    if (read_pair(train, test, &tr, &te) != 0)
+        goto done;
+    if (fo.bits > TEXT_DENSE_BITS_MAX) {
+        cli_error("text featurize: --bits %d would make a dense %lld x %lld float32 matrix of "
+                  "%lld bytes; at most %d bits (%lld bytes here)", fo.bits,
+                  (long long)dg_corpus_size(tr), 1LL << fo.bits,
+                  (long long)dg_corpus_size(tr) * (4LL << fo.bits), TEXT_DENSE_BITS_MAX,
+                  (long long)dg_corpus_size(tr) * (4LL << TEXT_DENSE_BITS_MAX));
+        goto done;
+    }
+    if (!(y = all_labels(tr, train)) || (te && !(yt = all_labels(te, test))))
+        goto done;
+    if (featurize(&fo, tr, te, threads, &f, &X, te ? &Xt : NULL) != 0)
+        goto done;
+    if (write_part(prefix, "train", &X, y) != 0)
+        goto done;
+    if (te && write_part(prefix, "test", &Xt, yt) != 0) {
+        char p[4096];
+
+        snprintf(p, sizeof p, "%s.train.npy", prefix);
+        remove(p);
+        snprintf(p, sizeof p, "%s.train-labels.npy", prefix);
+        remove(p);
+        goto done;
+    }
+    printf("%-6s %8s %8s %10s\n", "part", "rows", "columns", "nonzeros");
+    printf("%-6s %8lld %8lld %10lld\n", "train", (long long)X.rows, (long long)X.cols,
+           (long long)X.nnz);
+    if (te)
+        printf("%-6s %8lld %8lld %10lld\n", "test", (long long)Xt.rows, (long long)Xt.cols,
+               (long long)Xt.nnz);
+    rc = 0;
+
+done:
+    dg_featurizer_free(f);
+    dg_csr_free(&X);
+    dg_csr_free(&Xt);
+    dg_corpus_free(tr);
+    dg_corpus_free(te);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
  * Dispatch
  */
 
@@ -623,7 +773,9 @@ static void text_usage(FILE *fp)
                 "  distill  train a sparse student (embedding bag or softmax regression) from "
                 "labels and teachers\n"
                 "  eval     score a text model on labelled texts\n"
-                "  predict  write a text model's class probabilities for texts\n");
+                "  predict  write a text model's class probabilities for texts\n"
+                "  featurize  write texts as dense hashed n-gram features (.npy) for "
+                "simulate, query and estimate\n");
 }
 
 int cmd_text(int argc, char **argv)
@@ -644,6 +796,8 @@ int cmd_text(int argc, char **argv)
         return text_apply(0, argc - 1, argv + 1);
     if (strcmp(argv[0], "predict") == 0)
         return text_apply(1, argc - 1, argv + 1);
+    if (strcmp(argv[0], "featurize") == 0)
+        return text_featurize(argc - 1, argv + 1);
     fprintf(stderr, "disagree: error: text: unknown action '%s'\n\n", argv[0]);
     text_usage(stderr);
     return 2;
