@@ -144,3 +144,12 @@ fuzz:
 demo-text: deps-bench
 	@$(MAKE) --no-print-directory all
 	sh bench/text/run.sh 2
+
+# Active learning on the text: SpamAssassin as dense hashed word 1-2-grams
+# (disagree text featurize), the four text teachers (out/demo-text's when
+# there), simulate with random, entropy, consensus-kl and student-kl; writes
+# bench/text/al/{curves.csv,curves.svg,cost.md,cost.json}. About 5 minutes.
+.PHONY: demo-text-al
+demo-text-al: deps-bench
+	@$(MAKE) --no-print-directory all
+	sh bench/text/al/run.sh 2
