@@ -21,8 +21,9 @@ check() {
     fi
 }
 
-# N texts alternating spam/ham; each draws 4 words from its class's list and
-# 2 from a shared list, so the classes are separable by word.
+# N texts alternating spam/ham, mail-like (a Subject header, a blank line, a
+# body) so that no teacher's view is empty; each body draws 4 words from its
+# class's list and 2 from a shared list, so the classes are separable by word.
 corpus() {
     awk -v seed="$1" -v n="$2" 'BEGIN { srand(seed)
         split("cheap pills winner prize viagra casino offer free", s, " ")
@@ -31,7 +32,8 @@ corpus() {
         for (i = 0; i < n; i++) { spam = i % 2; t = ""
             for (j = 0; j < 4; j++) { k = int(rand() * 8) + 1; t = t (spam ? s[k] : h[k]) " " }
             for (j = 0; j < 2; j++) t = t c[int(rand() * 5) + 1] " "
-            printf "{\"text\":\"%s\",\"label\":\"%s\"}\n", t, spam ? "spam" : "ham" } }'
+            printf "{\"text\":\"Subject: note %d\\n\\n%s\",\"label\":\"%s\"}\n", i, t,
+                spam ? "spam" : "ham" } }'
 }
 corpus 1 48 >"$W/train.jsonl"
 corpus 2 24 >"$W/test.jsonl"
