@@ -621,6 +621,8 @@ done:
  * float32 per text. Limit: larger vocabularies collide more in the hashed
  * columns, since the dense students cannot take sparse input. */
 #define TEXT_DENSE_BITS_MAX 16
+/* text featurize's default: 2^14 columns, 64 KiB per text. */
+#define TEXT_DENSE_BITS_DEFAULT 14
 
 static cli_opt featurize_opts[] = {
     {"train", "FILE", "labelled training texts (.jsonl, .csv, .tsv); the idf is fitted here",
@@ -702,7 +704,7 @@ static int text_featurize(int argc, char **argv)
 
     if ((parsed = cli_parse(&featurize_cmd, argc, argv)) != 0)
         return parsed > 0 ? 0 : 2;
-    fo.bits = 14;
+    fo.bits = TEXT_DENSE_BITS_DEFAULT;
     fo.word_min = 1;
     fo.word_max = 2;
     fo.char_min = fo.char_max = 0;
