@@ -191,6 +191,7 @@ int dg_teachers_from_arrays_masked(const float *const *outputs,
  * unknown or missing class is an error naming the file, line and class. */
 typedef struct dg_align_opts {
     int64_t N;                  /* data rows; 0: the rows of the first positional file */
+    const char *data_source;    /* the data file N came from, for messages; NULL: "the data" */
     const char *const *ids;     /* N data ids; NULL: the row numbers "0" .. "N-1" */
     const char *ids_source;     /* where ids came from, for messages; NULL: "the data" */
     const char *const *classes; /* C class names in class-id order; NULL: see above */

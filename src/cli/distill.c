@@ -65,9 +65,19 @@ typedef struct epoch_log {
     int n, cap, M;
 } epoch_log;
 
+/* An accuracy for the table, or "-" when there is none (NaN). */
+static const char *fmt_acc(double acc, char *buf)
+{
+    if (isnan(acc))
+        return "-";
+    snprintf(buf, 16, "%.4f", acc);
+    return buf;
+}
+
 static void on_epoch(const dg_epoch_report *r, void *user)
 {
     epoch_log *log = user;
+    char train[16], test[16];
 
     if (r->epoch == 1 || log->n == 0) {
         printf("%5s %9s %9s %9s %8s", "epoch", "loss", "train", "test", "seconds");
@@ -75,8 +85,8 @@ static void on_epoch(const dg_epoch_report *r, void *user)
             printf("   w%-4d", m);
         printf("\n");
     }
-    printf("%5d %9.4f %9.4f %9.4f %8.2f", r->epoch, r->loss, r->train_acc, r->test_acc,
-           r->seconds);
+    printf("%5d %9.4f %9s %9s %8.2f", r->epoch, r->loss, fmt_acc(r->train_acc, train),
+           fmt_acc(r->test_acc, test), r->seconds);
     for (int m = 0; m < r->M; m++)
         printf(" %7.4f", r->mean_weight[m]);
     printf("\n");
@@ -130,6 +140,7 @@ static int load_teachers(const char *list, dg_teacher_format fmt, const dg_datas
     dg_error err;
 
     al.N = dg_dataset_rows(ds);
+    al.data_source = dg_dataset_source(ds);
     al.allow_missing = cli_get(&cmd, "allow-missing") != NULL;
     if (cli_get(&cmd, "id-key"))
         al.id_key = cli_get(&cmd, "id-key");
@@ -389,6 +400,16 @@ int cmd_distill(int argc, char **argv)
     if (cli_get(&cmd, "test") && !cli_get(&cmd, "test-labels") && !cli_get(&cmd, "label-column"))
         return cli_error("distill: --test needs --test-labels (or a CSV --label-column present in "
                          "both files)"), 2;
+    if (o.method == DG_AEKD && cli_get(&cmd, "tolerance")) {
+        /* checked before any file is read: M is the length of the list */
+        int M = 1;
+
+        for (s = cli_get(&cmd, "teachers"); *s; s++)
+            M += *s == ',';
+        if (o.tolerance < 1.0 / M - 1e-12 || o.tolerance > 1.0)
+            return cli_error("distill: --tolerance must be in [1/M, 1] = [%.4g, 1] for %d "
+                             "teachers, got %g", 1.0 / M, M, o.tolerance), 2;
+    }
     if (strlen(out) > 4000)
         return cli_error("distill: --out path too long"), 2;
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);

@@ -17,9 +17,12 @@ static int model_probs(const char *model_path, const dg_dataset *ds, dg_model **
     if (dg_model_load(model_path, model, &err) != 0)
         return cli_fail(&err);
     if (dg_model_inputs(*model) != dg_dataset_cols(ds))
-        return cli_error("%s takes %lld features but %s has %lld", model_path,
+        return cli_error("%s takes %lld features but %s has %lld%s", model_path,
                          (long long)dg_model_inputs(*model), dg_dataset_source(ds),
-                         (long long)dg_dataset_cols(ds));
+                         (long long)dg_dataset_cols(ds),
+                         dg_dataset_cols(ds) == dg_model_inputs(*model) + 1
+                             ? " (if one CSV column is the label, name it with --label-column)"
+                             : "");
     *probs = malloc(sizeof(float) * (size_t)N * (size_t)dg_model_classes(*model));
     if (!*probs)
         return cli_error("out of memory");

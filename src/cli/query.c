@@ -203,6 +203,11 @@ int cmd_query(int argc, char **argv)
         return 2;
     if (dg_acq_parse(strategy, &kind, &err) != 0)
         return cli_fail(&err), 2;
+    if ((kind == DG_ACQ_VOTE_ENTROPY || kind == DG_ACQ_CONSENSUS_KL ||
+         kind == DG_ACQ_STUDENT_KL || kind == DG_ACQ_GRADIENT_CONFLICT) &&
+        !cli_get(&cmd, "teachers"))
+        return cli_error("query: --strategy %s scores the committee: give the teachers' outputs "
+                         "on the pool with --teachers", strategy), 2;
     if ((s = cli_get(&cmd, "select")) && dg_select_parse(s, &so.mode, &err) != 0)
         return cli_fail(&err), 2;
     jsonl = has_suffix(out, ".jsonl") || has_suffix(out, ".json");

@@ -87,6 +87,15 @@ static int keep_member(const char *dir, int k, const char *hidden, const dg_data
     return 0;
 }
 
+/* Progress on stderr, one line per epoch of each member. */
+static void teach_progress(const dg_epoch_report *r, void *user)
+{
+    const int *member = user;
+
+    fprintf(stderr, "teach: t%d epoch %d: loss %.4f, train acc %.4f (%.1fs)\n", *member,
+            r->epoch, r->loss, r->train_acc, r->seconds);
+}
+
 int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_spec *spec,
                   const char *dir, teach_result *results)
 {
@@ -147,6 +156,8 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         o.n_rows = N;
         o.checkpoint = ckpt;
         o.resume = spec->resume;
+        o.on_epoch = teach_progress;
+        o.on_epoch_user = &k;
 
         /* The noisy member: flip a fraction of its labels to another class. */
         if (k == spec->noisy_member) {

@@ -477,6 +477,7 @@ static int target_init(target *t, const dg_align_opts *o, dg_error *err)
     memset(t, 0, sizeof *t);
     t->o = o;
     t->N = o->N;
+    t->N_source = o->N ? o->data_source : NULL;
     if (o->N < 0 || (o->ids && o->N < 1))
         return dg__fail(err, DG_EINVAL, "teachers: data ids need N >= 1 rows, got %lld",
                         (long long)o->N);

@@ -57,6 +57,13 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The run's class count: the data's, or the teachers' when the data has
+ * no labels at all (distillation from the teachers alone). */
+static int classes_of(const dg_dataset *train, const dg_teachers *t)
+{
+    return train->y.n == 0 && t ? t->C : train->C;
+}
+
 /* Checks every option against the data; M is 0 without teachers. */
 static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_distill_opts *o,
                       dg_error *err)
@@ -89,12 +96,17 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
                             l + 1, o->hidden[l]);
     if (o->schedule == DG_LR_STEP && (o->step_every < 1 || !(o->step_gamma > 0.0)))
         return dg__fail(err, DG_EINVAL, "step schedule needs step_every >= 1 and gamma > 0");
+    if (o->method == DG_CE && train->y.n == 0 && !o->labels)
+        return dg__fail(err, DG_EINVAL,
+                        "%s has no labels, and method 'ce' trains on labels alone: give labels "
+                        "(--labels, or --label-column for CSV) or teachers",
+                        train->source);
     if (o->method != DG_CE && !t)
         return dg__fail(err, DG_EINVAL, "method needs teachers; only 'ce' trains without");
     if (t && t->N != N)
         return dg__fail(err, DG_EMISMATCH, "teachers have %lld rows but %s has %lld",
                         (long long)t->N, train->source, (long long)N);
-    if (t && t->C != train->C)
+    if (t && t->C != classes_of(train, t))
         return dg__fail(err, DG_EMISMATCH, "teachers have %d classes but %s has %d",
                         t->C, train->source, train->C);
     if (o->method == DG_AEKD && (o->tolerance < 1.0 / M - 1e-12 || o->tolerance > 1.0))
@@ -106,18 +118,18 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
             if (o->rows[i] < 0 || o->rows[i] >= N)
                 return dg__fail(err, DG_EINVAL, "training row id %lld outside [0, %lld)",
                                 (long long)o->rows[i], (long long)N);
-    if (o->test && (o->test->X.cols != train->X.cols || o->test->C > train->C))
+    if (o->test && (o->test->X.cols != train->X.cols || o->test->C > classes_of(train, t)))
         return dg__fail(err, DG_EMISMATCH,
                         "test set %s has %lld features and %d classes, %s has %lld and %d",
                         o->test->source, (long long)o->test->X.cols, o->test->C,
-                        train->source, (long long)train->X.cols, train->C);
+                        train->source, (long long)train->X.cols, classes_of(train, t));
     if (o->rows && o->n_rows < 1)
         return dg__fail(err, DG_EINVAL, "no training rows selected");
     if (o->labels)
         for (int64_t n = 0; n < N; n++)
-            if (o->labels[n] < -1 || o->labels[n] >= train->C)
+            if (o->labels[n] < -1 || o->labels[n] >= classes_of(train, t))
                 return dg__fail(err, DG_EINVAL, "label %d at row %lld outside [0, %d)",
-                                o->labels[n], (long long)n + 1, train->C);
+                                o->labels[n], (long long)n + 1, classes_of(train, t));
     return 0;
 }
 
@@ -361,7 +373,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                const dg_distill_opts *o, dg_error *err)
 {
     int64_t N = train->X.rows, D = train->X.cols;
-    int C = train->C, M = (t && o->method != DG_CE) ? t->M : 0;
+    int C = classes_of(train, o->method != DG_CE ? t : NULL);
+    int M = (t && o->method != DG_CE) ? t->M : 0;
     int64_t n_rows = o->rows ? o->n_rows : N;
     int64_t B = o->batch < n_rows ? o->batch : n_rows;
     const int32_t *labels = o->labels ? o->labels : (train->y.n ? train->y.data : NULL);
@@ -555,7 +568,8 @@ int dg_distill(const dg_dataset *train, const dg_teachers *teachers,
         return dg__fail(err, DG_EINVAL, "dg_distill: data and options required");
     if ((rc = check_opts(train, opts->method == DG_CE ? NULL : teachers, opts, err)) != 0)
         return rc;
-    if ((rc = dg_mlp_create(train->X.cols, opts->hidden, opts->n_hidden, train->C, opts->seed,
+    if ((rc = dg_mlp_create(train->X.cols, opts->hidden, opts->n_hidden,
+                            classes_of(train, opts->method == DG_CE ? NULL : teachers), opts->seed,
                             &model, err)) != 0)
         return rc;
     if ((rc = run(model, train, opts->method == DG_CE ? NULL : teachers, opts, err)) != 0) {

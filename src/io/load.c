@@ -4,7 +4,9 @@
  */
 #include "io/io.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum { FMT_UNKNOWN = 0, FMT_NPY, FMT_CSV, FMT_LIBSVM, FMT_IDX } file_format;
 
@@ -47,6 +49,8 @@ int dg__load_features_labels(const char *path, const dg_csv_opts *csv, dg_matrix
     case FMT_UNKNOWN:
         break;
     }
+    if (access(path, F_OK) != 0)
+        return dg__fail(err, DG_EIO, "%s: cannot open file: %s", path, strerror(errno));
     return dg__fail(err, DG_EINVAL,
                     "%s: unknown feature file type, expected .npy, .csv, .tsv, .svm, .libsvm, "
                     ".txt (LIBSVM) or an IDX file named *-ubyte or *-ubyte.gz", path);
@@ -92,6 +96,8 @@ int dg_load_labels(const char *path, dg_labels *out, dg_error *err)
     if (dg__has_suffix(base, ".csv") || dg__has_suffix(base, ".tsv") ||
         dg__has_suffix(base, ".txt"))
         return load_text_labels(path, out, err);
+    if (access(path, F_OK) != 0)
+        return dg__fail(err, DG_EIO, "%s: cannot open file: %s", path, strerror(errno));
     return dg__fail(err, DG_EINVAL,
                     "%s: unknown label file type, expected .npy, .csv, .tsv, .txt (one integer "
                     "per line) or an IDX file named *-ubyte or *-ubyte.gz", path);

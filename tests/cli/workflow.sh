@@ -106,5 +106,31 @@ acc=$(sed -n 's/^accuracy *//p' "$W/e.out")
 awk -v a="$acc" 'BEGIN { exit !(a > 0.9) }'
 check named-labels-eval $? "named-label accuracy $acc, expected > 0.9"
 
+# Distilling from the teachers alone, with no labels anywhere.
+"$BIN" distill --data "$W/train-x.csv" --teachers "$T" --method aekd --hidden 8 --epochs 3 \
+    --out "$W/nolabels.dgm" >/dev/null 2>"$W/nl.err"
+check distill-without-labels $? "teachers-only distillation failed: $(head -c 300 "$W/nl.err")"
+"$BIN" distill --data "$W/train-x.csv" --method ce --out "$W/ce.dgm" >/dev/null 2>"$W/ce.err"
+[ $? -ne 0 ] && grep -q "has no labels" "$W/ce.err" && [ ! -e "$W/ce.dgm" ]
+check ce-without-labels-says-so $? "expected 'has no labels', got: $(head -c 300 "$W/ce.err")"
+
+# Mistakes a user makes, each answered with what to do.
+"$BIN" eval --model "$W/s-aekd.dgm" --data "$W/test-images-idx3.gz" --labels "$W/x.txt" \
+    >/dev/null 2>"$W/m.err"
+grep -q "cannot open file" "$W/m.err"
+check missing-file-says-missing $? "got: $(head -c 300 "$W/m.err")"
+"$BIN" predict --model "$W/s-aekd.dgm" --data "$W/test.csv" --out "$W/p2.npy" >/dev/null \
+    2>"$W/lc.err"
+grep -q -- "--label-column" "$W/lc.err" && [ ! -e "$W/p2.npy" ]
+check predict-hints-label-column $? "got: $(head -c 300 "$W/lc.err")"
+"$BIN" query --model "$W/s-aekd.dgm" --pool "$W/train-x.csv" --strategy consensus-kl \
+    --batch 5 --out "$W/q.csv" >/dev/null 2>"$W/q.err"
+grep -q -- "--teachers" "$W/q.err" && [ ! -e "$W/q.csv" ]
+check query-committee-needs-teachers $? "got: $(head -c 300 "$W/q.err")"
+"$BIN" distill --data "$W/train.csv" --label-column label --teachers "$T" --tolerance 0.2 \
+    --out "$W/tol.dgm" >"$W/tol.out" 2>"$W/tol.err"
+grep -q "1/M, 1" "$W/tol.err" && [ ! -s "$W/tol.out" ]
+check tolerance-refused-before-reading $? "got: $(head -c 300 "$W/tol.err")"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
