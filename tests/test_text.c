@@ -561,6 +561,26 @@ static void test_body_view_drops_headers_from_features(void)
     dg_corpus_free(c);
 }
 
+static void test_mail_without_a_body_gives_an_empty_row(void)
+{
+    /* no blank line: the body view is empty, and the row has no entries */
+    const char *mail[] = {"Subject: only headers", "Subject: x\n\nbody"};
+    dg_featurizer_opts o = dg_featurizer_defaults();
+    dg_corpus *c = corpus_of(mail, 2);
+    dg_featurizer *f = NULL;
+    dg_csr m;
+    dg_error err;
+
+    o.idf = 0;
+    o.part = DG_TEXT_BODY;
+    CHECK(dg_featurizer_fit(&o, NULL, &f, &err) == 0);
+    CHECK(dg_featurizer_transform(f, c, &m, &err) == 0);
+    CHECK(m.rows == 2 && m.row_ptr[1] == 0 && m.row_ptr[2] > 0);
+    dg_csr_free(&m);
+    dg_featurizer_free(f);
+    dg_corpus_free(c);
+}
+
 int main(void)
 {
     char cmd[128];
@@ -569,6 +589,7 @@ int main(void)
     if (!mkdtemp(tmp_dir))
         return 1;
     RUN(test_jsonl_decodes_escapes_and_surrogate_pairs);
+    RUN(test_mail_without_a_body_gives_an_empty_row);
     RUN(test_jsonl_skips_nested_unknown_keys_and_keeps_ids);
     RUN(test_jsonl_integer_labels_are_class_ids);
     RUN(test_given_class_list_fixes_ids);

@@ -296,7 +296,7 @@ static int text_buckets(const dg_featurizer_opts *o, const dg_corpus *c, int64_t
     rc = tokenize(text, span_len, w, err);
     if (!rc)
         rc = ngram_buckets(o, text, w, err);
-    if (!rc)
+    if (!rc && w->nbucket > 0) /* an empty view has no bucket array to sort */
         qsort(w->bucket, w->nbucket, sizeof *w->bucket, cmp_u32);
     free(norm);
     return rc;
