@@ -42,7 +42,13 @@ typedef struct dg_error {
     char msg[DG_ERROR_MSG];
 } dg_error;
 
-typedef enum { DG_LOG_QUIET = 0, DG_LOG_ERROR, DG_LOG_WARN, DG_LOG_INFO, DG_LOG_DEBUG } dg_log_level;
+typedef enum {
+    DG_LOG_QUIET = 0,
+    DG_LOG_ERROR,
+    DG_LOG_WARN,
+    DG_LOG_INFO,
+    DG_LOG_DEBUG
+} dg_log_level;
 
 /* Messages at or below `level` go to `sink` (stderr when sink is NULL). */
 typedef void (*dg_log_sink)(dg_log_level level, const char *msg, void *user);

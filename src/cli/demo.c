@@ -100,7 +100,8 @@ int cmd_demo(int argc, char **argv)
     if (cli_get(&cmd, "out"))
         out = cli_get(&cmd, "out");
     if (cli_int(&cmd, "teacher-epochs", 1, 1000, &spec.epochs) ||
-        cli_int(&cmd, "epochs", 1, 1000, &epochs) || cli_int(&cmd, "threads", 1, 4096, &spec.threads) ||
+        cli_int(&cmd, "epochs", 1, 1000, &epochs) ||
+        cli_int(&cmd, "threads", 1, 4096, &spec.threads) ||
         cli_u64(&cmd, "seed", &spec.seed))
         return 2;
     spec.resume = cli_get(&cmd, "resume") != NULL;

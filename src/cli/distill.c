@@ -383,7 +383,8 @@ int cmd_distill(int argc, char **argv)
                                                    DG_MAX_LAYERS - 1, &o.n_hidden))
         return 2;
     if (cli_double(&cmd, "temperature", -1e300, 1e300, &o.temperature) ||
-        cli_double(&cmd, "alpha", 0, 1e6, &o.alpha) || cli_double(&cmd, "gamma", 0, 1e6, &o.gamma) ||
+        cli_double(&cmd, "alpha", 0, 1e6, &o.alpha) ||
+        cli_double(&cmd, "gamma", 0, 1e6, &o.gamma) ||
         cli_double(&cmd, "tolerance", -1e300, 1e300, &o.tolerance) ||
         cli_double(&cmd, "lr", 1e-12, 1e3, &o.lr) ||
         cli_double(&cmd, "momentum", 0, 0.999999, &o.momentum) ||

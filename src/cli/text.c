@@ -25,55 +25,91 @@
 
 /* Options every action shares: training and featurizer settings. */
 #define TRAIN_OPTS                                                                          \
-    {"epochs", "E", "passes over the training texts (default 5)", NULL},                   \
+    {"epochs", "E", "passes over the training texts (default: teach 5, distill 1)", NULL},  \
     {"batch", "B", "minibatch size (default 32)", NULL},                                   \
     {"optimizer", "sgd|adam", "optimizer (default adam)", NULL},                           \
-    {"lr", "LR", "learning rate (default 0.02)", NULL},                                    \
+    {"lr", "LR", "learning rate (default: teach 0.02, distill 0.1)", NULL},                \
     {"weight-decay", "WD", "L2 weight decay on touched rows (default 0)", NULL},           \
     {"bits", "B", "hash buckets 2^B (default 18)", NULL},                                  \
     {"seed", "S", "random seed (default 1)", NULL},                                        \
     {"threads", "N", "OpenMP threads (default: all)", NULL},                               \
     {"json", "FILE", "write the figures as JSON", NULL}
 
+/* Options of every action that reads texts: where the text and label are,
+ * and what to do with invalid UTF-8. */
+#define INPUT_OPTS                                                                          \
+    {"text-key", "KEY", "JSON key or CSV column of the text (default text)", NULL},         \
+    {"label-key", "KEY", "JSON key or CSV column of the label (default label)", NULL},      \
+    {"invalid-utf8", "error|replace",                                                       \
+     "invalid UTF-8: an error naming line and byte, or U+FFFD, counted (default error)",    \
+     NULL}
+
+/* The reader settings of this run, from INPUT_OPTS (see text_input). */
+static dg_text_opts input_base;
+
+/* Fills input_base from the command's INPUT_OPTS; returns 0 or 1. */
+static int text_input(const cli_cmd *cmd)
+{
+    const char *s = cli_get(cmd, "invalid-utf8");
+
+    input_base = dg_text_defaults();
+    if (cli_get(cmd, "text-key"))
+        input_base.text_key = cli_get(cmd, "text-key");
+    if (cli_get(cmd, "label-key"))
+        input_base.label_key = cli_get(cmd, "label-key");
+    if (s && strcmp(s, "replace") == 0)
+        input_base.invalid_utf8 = DG_UTF8_REPLACE;
+    else if (s && strcmp(s, "error") != 0)
+        return cli_error("%s: --invalid-utf8 expects error or replace, got '%s'", cmd->name, s);
+    return 0;
+}
+
+/* Reads path into *c with o; in replace mode, says how many invalid
+ * sequences were replaced. */
+static int read_texts(const char *path, const dg_text_opts *o, dg_corpus **c)
+{
+    dg_error err;
+
+    if (dg_read_text(path, o, c, &err) != 0)
+        return cli_fail(&err);
+    if (dg_corpus_replaced(*c) > 0)
+        fprintf(stderr, "disagree: warning: %s: %lld invalid UTF-8 sequences replaced by U+FFFD\n",
+                path, (long long)dg_corpus_replaced(*c));
+    return 0;
+}
+
 /* Reads a test file whose labels share the training corpus's class ids. */
 static int read_test(const char *test, const dg_corpus *tr, dg_corpus **te)
 {
-    dg_text_opts o = dg_text_defaults();
-    dg_error err;
+    dg_text_opts o = input_base;
 
-    o.invalid_utf8 = DG_UTF8_REPLACE;
     o.classes = dg_corpus_class_names(tr);
     o.n_classes = dg_corpus_classes(tr);
-    if (dg_read_text(test, &o, te, &err) != 0)
-        return cli_fail(&err);
-    return 0;
+    return read_texts(test, &o, te);
 }
 
 /* Reads the training text file, then (when test is not NULL) the test file. */
 static int read_pair(const char *train, const char *test, dg_corpus **tr, dg_corpus **te)
 {
-    dg_text_opts o = dg_text_defaults();
-    dg_error err;
-
-    o.invalid_utf8 = DG_UTF8_REPLACE;
-    if (dg_read_text(train, &o, tr, &err) != 0)
-        return cli_fail(&err);
+    if (read_texts(train, &input_base, tr) != 0)
+        return 1;
     if (dg_corpus_classes(*tr) < 2)
         return cli_error("%s: expected labelled texts of at least 2 classes, found %d", train,
                          dg_corpus_classes(*tr));
     return test ? read_test(test, *tr, te) : 0;
 }
 
-/* Fills the training options shared by teach and distill from cmd. */
-static int train_opts(const cli_cmd *cmd, dg_distill_opts *o, int *bits)
+/* Fills the training options shared by teach and distill from cmd, with
+ * these defaults for epochs and learning rate. */
+static int train_opts(const cli_cmd *cmd, dg_distill_opts *o, int *bits, int epochs, double lr)
 {
     const char *s;
 
     o->method = DG_CE;
-    o->epochs = 5;
+    o->epochs = epochs;
     o->batch = 32;
     o->optimizer = DG_ADAM;
-    o->lr = 0.02;
+    o->lr = lr;
     o->momentum = 0.9;
     o->weight_decay = 0.0;
     o->schedule = DG_LR_COSINE;
@@ -153,6 +189,7 @@ static cli_opt teach_opts[] = {
     {"test", "FILE", "test texts; their probabilities are written too", NULL},
     {"out", "DIR", "where tK.train.npy, tK.test.npy and tK.dgt go", NULL},
     TRAIN_OPTS,
+    INPUT_OPTS,
 };
 
 static cli_cmd teach_cmd = {
@@ -232,8 +269,10 @@ static int text_teach(int argc, char **argv)
 
     if ((parsed = cli_parse(&teach_cmd, argc, argv)) != 0)
         return parsed > 0 ? 0 : 2;
+    if (text_input(&teach_cmd))
+        return 2;
     if (cli_require(&teach_cmd, "train", &train) || cli_require(&teach_cmd, "out", &dir) ||
-        train_opts(&teach_cmd, &o, &bits))
+        train_opts(&teach_cmd, &o, &bits, 5, 0.02))
         return 2;
     test = cli_get(&teach_cmd, "test");
     if (mkdir(dir, 0777) != 0 && file_bytes(dir) < 0)
@@ -333,6 +372,7 @@ static cli_opt distill_opts[] = {
     {"gamma", "G", "weight of the label term (default 1)", NULL},
     {"positive", "CLASS", "class whose F1 is reported (default: the last class)", NULL},
     TRAIN_OPTS,
+    INPUT_OPTS,
 };
 
 static cli_cmd distill_cmd = {
@@ -377,7 +417,9 @@ static int distill_setup(dg_distill_opts *o, dg_featurizer_opts *fo, dg_text_stu
     const char *s;
     int bits;
 
-    if (train_opts(cmd, o, &bits))
+    /* distill's defaults were chosen on validation mail carved from the
+     * training set (bench/text/TUNING.md): one epoch at lr 0.1 */
+    if (train_opts(cmd, o, &bits, 1, 0.1))
         return 1;
     o->method = DG_AEKD;
     *fo = dg_featurizer_defaults();
@@ -424,6 +466,8 @@ static int text_distill(int argc, char **argv)
 
     if ((parsed = cli_parse(&distill_cmd, argc, argv)) != 0)
         return parsed > 0 ? 0 : 2;
+    if (text_input(&distill_cmd))
+        return 2;
     if (cli_require(&distill_cmd, "train", &train) || cli_require(&distill_cmd, "out", &out) ||
         distill_setup(&o, &fo, &kind, &dim))
         return 2;
@@ -518,9 +562,11 @@ done:
 static cli_opt apply_opts[] = {
     {"model", "MODEL", "a text model written by text distill or text teach", NULL},
     {"data", "FILE", "texts (.jsonl, .csv, .tsv); eval needs their labels", NULL},
-    {"out", "FILE", "predict: where the N x C probabilities go (.npy)", NULL},
+    {"out", "FILE", "predict: where the N x C probabilities go (.npy, or .csv with a header "
+                    "of class names)", NULL},
     {"positive", "CLASS", "eval: class whose F1 is reported (default: the last class)", NULL},
     {"json", "FILE", "eval: write the figures as JSON", NULL},
+    INPUT_OPTS,
 };
 
 static cli_cmd apply_cmd = {
@@ -533,7 +579,7 @@ static int text_apply(int predict, int argc, char **argv)
     const char *model_path, *data, *out = NULL;
     dg_text_model *m = NULL;
     dg_corpus *c = NULL;
-    dg_text_opts to = dg_text_defaults();
+    dg_text_opts to;
     dg_eval_report r = {0};
     float *p = NULL;
     int rc = 1, parsed, C, pos;
@@ -541,23 +587,21 @@ static int text_apply(int predict, int argc, char **argv)
 
     if ((parsed = cli_parse(&apply_cmd, argc, argv)) != 0)
         return parsed > 0 ? 0 : 2;
+    if (text_input(&apply_cmd))
+        return 2;
+    to = input_base;
     if (cli_require(&apply_cmd, "model", &model_path) || cli_require(&apply_cmd, "data", &data) ||
         (predict && cli_require(&apply_cmd, "out", &out)))
         return 2;
     if (dg_text_model_load(model_path, &m, &err) != 0)
         return cli_fail(&err);
     C = dg_text_model_classes(m);
-    to.invalid_utf8 = DG_UTF8_REPLACE;
     to.classes = dg_text_model_class_names(m);
     to.n_classes = C;
-    if (!predict)
-        to.label_key = "label";
-    else
+    if (predict)
         to.label_key = NULL;
-    if (dg_read_text(data, &to, &c, &err) != 0) {
-        cli_fail(&err);
+    if (read_texts(data, &to, &c) != 0)
         goto done;
-    }
     if (!(p = malloc(sizeof(float) * (size_t)dg_corpus_size(c) * (size_t)C))) {
         cli_error("out of memory");
         goto done;
@@ -567,10 +611,21 @@ static int text_apply(int predict, int argc, char **argv)
         goto done;
     }
     if (predict) {
-        if (dg_write_npy(out, p, dg_corpus_size(c), C, &err) != 0)
+        size_t len = strlen(out);
+        int csv = len > 4 && strcmp(out + len - 4, ".csv") == 0;
+
+        /* a .csv gets a header of the class names, in the model's order */
+        if ((csv ? dg_write_csv(out, p, dg_corpus_size(c), C, to.classes, &err)
+                 : dg_write_npy(out, p, dg_corpus_size(c), C, &err)) != 0) {
             cli_fail(&err);
-        else
-            rc = 0;
+            goto done;
+        }
+        printf("wrote %lld x %d probabilities to %s (columns:", (long long)dg_corpus_size(c), C,
+               out);
+        for (int k = 0; k < C; k++)
+            printf(" %s", to.classes[k]);
+        printf(")\n");
+        rc = 0;
         goto done;
     }
     if ((pos = class_index(to.classes, C, cli_get(&apply_cmd, "positive"))) < 0)
@@ -634,6 +689,7 @@ static cli_opt featurize_opts[] = {
     {"chars", "MIN-MAX", "char n-gram orders, 0-0 for none (default 0-0)", NULL},
     {"tfidf", NULL, "weight by the training idf (default: sublinear tf only)", NULL},
     {"threads", "N", "OpenMP threads (default: all)", NULL},
+    INPUT_OPTS,
 };
 
 static cli_cmd featurize_cmd = {
@@ -704,6 +760,8 @@ static int text_featurize(int argc, char **argv)
 
     if ((parsed = cli_parse(&featurize_cmd, argc, argv)) != 0)
         return parsed > 0 ? 0 : 2;
+    if (text_input(&featurize_cmd))
+        return 2;
     fo.bits = TEXT_DENSE_BITS_DEFAULT;
     fo.word_min = 1;
     fo.word_max = 2;
