@@ -4,29 +4,9 @@
 # that --resume then finishes it with a model byte-identical to a run never
 # interrupted (same seed, one thread), and that a damaged checkpoint is
 # refused cleanly. Needs DG_BIN (the binary).
-BIN=${DG_BIN:-build/disagree}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-passed=0
-failed=0
-W=$(mktemp -d) || exit 1
-pid=
-trap '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null; rm -rf "$W"' EXIT
+. "$(dirname "$0")/../cli_lib.sh"
 case $W in *[!A-Za-z0-9_./-]*) echo "FAIL setup: temp folder '$W' needs quoting"
     echo "0 passed, 1 failed"; exit 1 ;; esac
-# A private copy, so a rebuild running meanwhile cannot swap the binary.
-cp "$BIN" "$W/disagree" || { echo "FAIL setup: no binary $BIN"; echo "0 passed, 1 failed"
-    exit 1; }
-BIN=$W/disagree
-
-check() {
-    # check NAME CONDITION-STATUS WHY
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: $3"
-        failed=$((failed + 1))
-    fi
-}
 
 # 6000 rows, 16 features, 4 classes, and two teachers that disagree (one
 # is unsure on every 7th row, the other wrong on every 5th). With a
@@ -108,5 +88,4 @@ scenario() {
 scenario aekd-sgd --method aekd
 scenario avgprob-adam --method avg-prob --optimizer adam --lr 0.001
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

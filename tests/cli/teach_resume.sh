@@ -3,25 +3,7 @@
 # that member's first checkpoint, then reruns with --resume: the finished
 # member is kept, the interrupted one continues, and every model file is
 # byte-identical to an uninterrupted run (same seed, one thread).
-BIN=${DG_BIN:-build/disagree}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-passed=0
-failed=0
-W=$(mktemp -d) || exit 1
-pid=
-trap '[ -z "$pid" ] || kill -9 "$pid" 2>/dev/null; rm -rf "$W"' EXIT
-cp "$BIN" "$W/disagree" || { echo "FAIL setup: no binary $BIN"; echo "0 passed, 1 failed"
-    exit 1; }
-BIN=$W/disagree
-
-check() {
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: $3"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/../cli_lib.sh"
 
 awk 'BEGIN { srand(4); printf "f1"; for (j = 2; j <= 16; j++) printf ",f%d", j
     print ",label"
@@ -58,5 +40,4 @@ done
 [ ! -e "$W/run/t1.ckpt" ]
 check resume-drops-checkpoint $? "checkpoint left after the member finished"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -3,22 +3,7 @@
 # eval and predict (.npy and .csv), configurable keys, and invalid UTF-8,
 # which is an error naming the line and byte unless replacement is asked
 # for. Needs DG_BIN (the binary).
-BIN=${DG_BIN:-build/disagree}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-passed=0
-failed=0
-W=$(mktemp -d) || exit 1
-trap 'rm -rf "$W"' EXIT
-
-check() {
-    # check NAME STATUS WHY: STATUS 0 passes
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: $3"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/../cli_lib.sh"
 
 # N mail-like texts alternating spam/ham, separable by word; $3 names the
 # text key (default "text").
@@ -74,5 +59,4 @@ check invalid-utf8-is-an-error $? "got: $(head -c 300 "$W/e")"
 [ $? -eq 0 ] && grep -q "replaced" "$W/e"
 check invalid-utf8-replace-counts $? "got: $(head -c 300 "$W/e")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -4,22 +4,7 @@
 # texts as dense .npy features and labels, and simulate runs random, entropy
 # and consensus-kl on them. Also: featurize's refusals leave no output.
 # Needs DG_BIN (the binary).
-BIN=${DG_BIN:-build/disagree}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-passed=0
-failed=0
-W=$(mktemp -d) || exit 1
-trap 'rm -rf "$W"' EXIT
-
-check() {
-    # check NAME STATUS WHY: STATUS 0 passes
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: $3"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/../cli_lib.sh"
 
 # N texts alternating spam/ham, mail-like (a Subject header, a blank line, a
 # body) so that no teacher's view is empty; each body draws 4 words from its
@@ -110,5 +95,4 @@ printf '{"text":"cheap pills","label":"spam"}\n{"text":"no label here"}\n' >"$W/
 cat "$W/train.jsonl" >>"$W/unl.jsonl"
 refuse unlabelled-text "unl.jsonl: text 2: expected a label" --train "$W/unl.jsonl" --bits 8
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

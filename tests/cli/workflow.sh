@@ -2,22 +2,7 @@
 # The main job end to end through the CLI on a tiny generated problem:
 # teach a committee, distil with every method, evaluate, predict, and read
 # labels spelled as class names. Needs DG_BIN (the binary).
-BIN=${DG_BIN:-build/disagree}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-passed=0
-failed=0
-W=$(mktemp -d) || exit 1
-trap 'rm -rf "$W"' EXIT
-
-check() {
-    # check NAME STATUS WHY: STATUS 0 passes
-    if [ "$2" -eq 0 ]; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL $1: $3"
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/../cli_lib.sh"
 
 # 900 training and 300 test rows, 6 features, 3 well-separated classes.
 blobs() {
@@ -132,5 +117,4 @@ check query-committee-needs-teachers $? "got: $(head -c 300 "$W/q.err")"
 grep -q "1/M, 1" "$W/tol.err" && [ ! -s "$W/tol.out" ]
 check tolerance-refused-before-reading $? "got: $(head -c 300 "$W/tol.err")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
