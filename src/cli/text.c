@@ -44,6 +44,20 @@
      "invalid UTF-8: an error naming line and byte, or U+FFFD, counted (default error)",    \
      NULL}
 
+/* --text-part: which part of each mail the features read. */
+static int parse_part(const cli_cmd *cmd, dg_text_part *part)
+{
+    const char *s = cli_get(cmd, "text-part");
+
+    if (!s || strcmp(s, "all") == 0)
+        *part = DG_TEXT_ALL;
+    else if (strcmp(s, "body") == 0)
+        *part = DG_TEXT_BODY;
+    else
+        return cli_error("%s: --text-part expects body or all, got '%s'", cmd->name, s);
+    return 0;
+}
+
 /* The reader settings of this run, from INPUT_OPTS (see text_input). */
 static dg_text_opts input_base;
 
@@ -364,6 +378,8 @@ static cli_opt distill_opts[] = {
     {"student", "bag|linear", "embedding bag or softmax regression (default bag)", NULL},
     {"dim", "E", "embedding dim of the bag (default 32)", NULL},
     {"words", "MIN-MAX", "word n-gram orders, 0-0 for none (default 1-2)", NULL},
+    {"text-part", "body|all", "mail: features from the body only, or headers and body "
+                              "(default all)", NULL},
     {"chars", "MIN-MAX", "char n-gram orders, 0-0 for none (default 0-0)", NULL},
     {"method", "aekd|avg-loss|avg-prob|ce", "teacher weighting (default aekd)", NULL},
     {"tolerance", "C", "AE-KD cap in [1/M, 1] (default 0.6)", NULL},
@@ -434,6 +450,7 @@ static int distill_setup(dg_distill_opts *o, dg_featurizer_opts *fo, dg_text_stu
             return cli_error("text distill: --student expects bag or linear, got '%s'", s);
     }
     if (((s = cli_get(cmd, "method")) && parse_method(s, &o->method)) ||
+        parse_part(cmd, &fo->part) ||
         ((s = cli_get(cmd, "words")) &&
          parse_range(cmd->name, "words", s, &fo->word_min, &fo->word_max)) ||
         ((s = cli_get(cmd, "chars")) &&
@@ -686,6 +703,8 @@ static cli_opt featurize_opts[] = {
     {"out-prefix", "P", "writes P.train.npy, P.train-labels.npy (and P.test*.npy)", NULL},
     {"bits", "B", "2^B dense columns, at most 16 (default 14)", NULL},
     {"words", "MIN-MAX", "word n-gram orders, 0-0 for none (default 1-2)", NULL},
+    {"text-part", "body|all", "mail: features from the body only, or headers and body "
+                              "(default all)", NULL},
     {"chars", "MIN-MAX", "char n-gram orders, 0-0 for none (default 0-0)", NULL},
     {"tfidf", NULL, "weight by the training idf (default: sublinear tf only)", NULL},
     {"threads", "N", "OpenMP threads (default: all)", NULL},
@@ -769,7 +788,7 @@ static int text_featurize(int argc, char **argv)
     fo.sublinear_tf = 1;
     fo.idf = cli_get(cmd, "tfidf") != NULL;
     if (cli_require(cmd, "train", &train) || cli_require(cmd, "out-prefix", &prefix) ||
-        cli_int(cmd, "bits", 1, DG_HASH_BITS_MAX, &fo.bits) ||
+        cli_int(cmd, "bits", 1, DG_HASH_BITS_MAX, &fo.bits) || parse_part(cmd, &fo.part) ||
         cli_int(cmd, "threads", 0, 4096, &threads) ||
         ((s = cli_get(cmd, "words")) &&
          parse_range(cmd->name, "words", s, &fo.word_min, &fo.word_max)) ||

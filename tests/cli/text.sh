@@ -28,6 +28,16 @@ T="$W/t/t0.train.npy,$W/t/t1.train.npy,$W/t/t2.train.npy,$W/t/t3.train.npy"
     --bits 10 --epochs 5 --threads 1 --out "$W/s.dgt" >"$W/d.out" 2>"$W/e"
 check distill $? "text distill failed: $(head -c 300 "$W/e")"
 
+# The class words sit in the body: the body alone still separates them,
+# and a wrong --text-part value is refused.
+"$BIN" text distill --train "$W/train.jsonl" --teachers "$T" --test "$W/test.jsonl" \
+    --bits 10 --epochs 5 --threads 1 --text-part body --out "$W/b.dgt" >"$W/b.out" 2>"$W/e"
+check text-part-body $? "distill --text-part body failed: $(head -c 300 "$W/e")"
+"$BIN" text distill --train "$W/train.jsonl" --teachers "$T" --text-part headers \
+    --out "$W/h.dgt" >/dev/null 2>"$W/e"
+[ $? -ne 0 ] && grep -q "body or all" "$W/e" && [ ! -e "$W/h.dgt" ]
+check text-part-refuses-other-values $? "got: $(head -c 300 "$W/e")"
+
 "$BIN" text eval --model "$W/s.dgt" --data "$W/test.jsonl" >"$W/ev.out" 2>"$W/e"
 check eval $? "text eval failed: $(head -c 300 "$W/e")"
 acc=$(awk '$1 == "rows" { getline; print $2 }' "$W/ev.out")
