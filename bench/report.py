@@ -93,9 +93,10 @@ def main():
     w(f"Written by `make bench` (bench/run.sh) on {datetime.date.today()}: {runs} rounds, "
       "each round running every figure once with ours and the peer alternating, "
       f"{os.environ.get('BENCH_SECONDS', '?')} s of timed rounds. Figures are "
-      "**median (min–max)** over the rounds. Other work shared this 2-core machine "
-      "during the run (see the load averages), so spreads are wide; compare medians "
-      "taken in the same round order, not single numbers.\n")
+      "**median (min–max)** over the rounds. The load averages below tell whether "
+      "other work shared this 2-core machine during the run; ours and the peers "
+      "alternate within each round, so the ratios hold up better than single "
+      "numbers when it did.\n")
     w("## Machine\n")
     w("| | |\n| --- | --- |")
     for k, v in machine(bin_dir):
