@@ -65,25 +65,36 @@ void dg__kd_work_free(dg__kd_work *w)
  * One row, one target
  */
 
-/* For the target q_b (C, summing to ~1) against the softened student s_b
- * and its log logs_b (C each): returns KL(q_b || s_b) with 0 log 0 = 0 and
+/* For the target q_b (C, summing to ~1) against the softened student s_b:
  * writes grad_b (C) = s_b * sum(q_b) - q_b, which is T/(T^2) times the
- * gradient of T^2 KL w.r.t. z_b (exact even when q_b is off 1 by rounding).
- * q_b may be float or double through the two wrappers below. */
+ * gradient of T^2 KL(q_b || s_b) w.r.t. z_b (exact even when q_b is off 1
+ * by rounding). q_b may be float or double (qf or qd). The AE-KD summaries
+ * need only this, not the KL value and its logs. */
+static void kd_grad_row(const double *s_b, const float *qf, const double *qd, int C,
+                        double *grad_b)
+{
+    double qsum = 0.0;
+
+    for (int c = 0; c < C; c++)
+        qsum += qf ? (double)qf[c] : qd[c];
+    for (int c = 0; c < C; c++)
+        grad_b[c] = s_b[c] * qsum - (qf ? (double)qf[c] : qd[c]);
+}
+
+/* As kd_grad_row, and returns KL(q_b || s_b) with 0 log 0 = 0, from the
+ * student's log logs_b (C). */
 static double kl_row(const double *s_b, const double *logs_b, const float *qf, const double *qd,
                      int C, double *grad_b)
 {
-    double kl = 0.0, qsum = 0.0;
+    double kl = 0.0;
 
     for (int c = 0; c < C; c++) {
         double q = qf ? (double)qf[c] : qd[c];
 
         if (q > 0.0)
             kl += q * (log(q) - logs_b[c]);
-        qsum += q;
     }
-    for (int c = 0; c < C; c++)
-        grad_b[c] = s_b[c] * qsum - (qf ? (double)qf[c] : qd[c]);
+    kd_grad_row(s_b, qf, qd, C, grad_b);
     return kl;
 }
 
@@ -202,8 +213,8 @@ static int is_present(const dg__kd_batch *bt, int m, int64_t b)
  * DG_AEKD_FULL (B*C per teacher) into w->g, then the weights into w->a.
  * Only rows a teacher answered enter its summary. */
 static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
-                              const double *s, const double *logs, double *grad_b,
-                              double *divisor, double *qp_work, dg_error *err)
+                              const double *s, double *grad_b, double *divisor,
+                              double *qp_work, dg_error *err)
 {
     int64_t B = bt->B, len = o->aekd_grad == DG_AEKD_FULL ? B * bt->C : bt->C;
     int C = bt->C, M = bt->M;
@@ -220,7 +231,7 @@ static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, 
             if (!is_present(bt, m, b))
                 continue;
             answered = 1;
-            kl_row(s + b * C, logs + b * C, q_mb, NULL, C, grad_b);
+            kd_grad_row(s + b * C, q_mb, NULL, C, grad_b);
             for (int c = 0; c < C; c++) {
                 if (o->aekd_grad == DG_AEKD_FULL)
                     g_m[b * C + c] = coef * grad_b[c];
@@ -238,8 +249,8 @@ static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, 
 
 /* AE-KD per example: the weights of row b from its own C-vectors, into a. */
 static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
-                            int64_t b, const double *s_b, const double *logs_b,
-                            double *divisor, double *qp_work, double *a, dg_error *err)
+                            int64_t b, const double *s_b, double *divisor, double *qp_work,
+                            double *a, dg_error *err)
 {
     int C = bt->C, M = bt->M;
     double coef = o->temperature / (double)bt->B;
@@ -250,7 +261,7 @@ static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg
         divisor[m] = 0.0;
         if (!is_present(bt, m, b))
             continue;
-        kl_row(s_b, logs_b, bt->q + (m * bt->B + b) * C, NULL, C, g_m);
+        kd_grad_row(s_b, bt->q + (m * bt->B + b) * C, NULL, C, g_m);
         for (int c = 0; c < C; c++)
             g_m[c] *= coef;
         divisor[m] = o->aekd_normalize ? norm(g_m, C) : 1.0;
@@ -324,7 +335,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
     for (int m = 0; m < M; m++)
         w->a[m] = prior_sum > 0.0 ? w->a[m] / prior_sum : 0.0;
     if (method == DG_AEKD && !per_example &&
-        (rc = aekd_batch_weights(bt, opts, w, s, logs, grad_row, divisor, qp_work, err)) != 0)
+        (rc = aekd_batch_weights(bt, opts, w, s, grad_row, divisor, qp_work, err)) != 0)
         return rc;
 
     /* pass 3: row by row, CE at temperature 1, then the KD terms at T */
@@ -374,7 +385,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
             }
         } else if (method != DG_CE && n_present) {
             if (per_example) {
-                rc = aekd_row_weights(bt, opts, w, b, s_b, logs_b, divisor, qp_work, row_a, err);
+                rc = aekd_row_weights(bt, opts, w, b, s_b, divisor, qp_work, row_a, err);
                 if (rc != 0)
                     return rc;
                 for (int m = 0; m < M; m++)
