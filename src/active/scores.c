@@ -142,9 +142,10 @@ static void soften(const float *p, int C, double T, double *out)
         out[c] /= sum;
 }
 
-/* Rows a thread scores at once for consensus KL: 2 x (256, C) floats of
- * scratch, inside L2 for any C up to a few hundred. */
-#define CKL_BLOCK 256
+/* Rows a thread scores at once for consensus KL: long enough runs of each
+ * member's rows for the prefetcher (measured best of 256 to 4096 on the
+ * 1,000,000 x 10 x 5 pool), with 2 x (1024, C) floats of scratch in L2. */
+#define CKL_BLOCK 1024
 
 static const float *member_row(const committee *cm, int j, int64_t n)
 {
@@ -313,11 +314,20 @@ static void consensus_kl_block(const committee *cm, int64_t start, int64_t rows,
             plogp[i] = p[i] * dg__fast_logf(p[i]);
         }
         for (int64_t r = 0; r < rows; r++) {
-            float row = 0.0f;
+            const float *p_r = p + r * C;
+            float row = 0.0f, sum = 0.0f;
+            int in_range = 1;
 
-            for (int c = 0; c < C; c++)
+            /* row_valid's test in one pass with the sum: every entry in
+             * [0, 1] (NaN fails) and the row summing to 1 */
+            for (int c = 0; c < C; c++) {
                 row += plogp[r * C + c];
-            scores[r] = row_valid(p + r * C, C) ? scores[r] + cm->w_member[j] * row : NAN;
+                sum += p_r[c];
+                in_range &= p_r[c] >= 0.0f && p_r[c] <= 1.0f;
+            }
+            scores[r] = in_range && fabsf(sum - 1.0f) <= (float)PROB_SUM_TOL
+                            ? scores[r] + cm->w_member[j] * row
+                            : NAN;
         }
     }
 
