@@ -207,6 +207,17 @@ static void test_resume_from_checkpoint_is_bit_identical(void)
     CHECK(dg_distill(ds, t, &o, &resumed, NULL) == 0);
     CHECK(full && resumed && same_params(full, resumed));
 
+    /* the same checkpoint under another seed would be a hybrid run: refused */
+    {
+        dg_model *other = NULL;
+        dg_error err;
+
+        o.seed = 99;
+        CHECK(dg_distill(ds, t, &o, &other, &err) == DG_EMISMATCH);
+        CHECK(strstr(err.msg, "other options") != NULL);
+        CHECK(other == NULL);
+    }
+
     remove(ckpt);
     remove(saved);
     rmdir(dir);

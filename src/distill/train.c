@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #define CKPT_MAGIC "DGCKPT\0\0"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
 
 dg_distill_opts dg_distill_defaults(void)
 {
@@ -57,11 +57,11 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The run's class count: the data's, or the teachers' when the data has
- * no labels at all (distillation from the teachers alone). */
+/* The run's class count: the teachers' when there are teachers (labels
+ * may leave classes out, or be absent), else the data's. */
 static int classes_of(const dg_dataset *train, const dg_teachers *t)
 {
-    return train->y.n == 0 && t ? t->C : train->C;
+    return t ? t->C : train->C;
 }
 
 /* Checks every option against the data; M is 0 without teachers. */
@@ -83,7 +83,8 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
         return dg__fail(err, DG_EINVAL, "batch must be >= 1, got %d", o->batch);
     if (!(o->lr > 0.0) || !isfinite(o->lr))
         return dg__fail(err, DG_EINVAL, "learning rate must be > 0, got %g", o->lr);
-    if (o->momentum < 0.0 || o->momentum >= 1.0 || o->weight_decay < 0.0)
+    if (!(o->momentum >= 0.0 && o->momentum < 1.0) ||
+        !(o->weight_decay >= 0.0 && isfinite(o->weight_decay)))
         return dg__fail(err, DG_EINVAL,
                         "momentum must be in [0, 1) and weight decay >= 0, got %g and %g",
                         o->momentum, o->weight_decay);
@@ -106,10 +107,12 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
     if (t && t->N != N)
         return dg__fail(err, DG_EMISMATCH, "teachers have %lld rows but %s has %lld",
                         (long long)t->N, train->source, (long long)N);
-    if (t && t->C != classes_of(train, t))
-        return dg__fail(err, DG_EMISMATCH, "teachers have %d classes but %s has %d",
-                        t->C, train->source, train->C);
-    if (o->method == DG_AEKD && (o->tolerance < 1.0 / M - 1e-12 || o->tolerance > 1.0))
+    if (t && train->C > t->C)
+        return dg__fail(err, DG_EMISMATCH,
+                        "labels of %s go up to class %d but the teachers have %d classes "
+                        "(0..%d)", train->source, train->C - 1, t->C, t->C - 1);
+    if (o->method == DG_AEKD &&
+        !(o->tolerance >= 1.0 / M - 1e-12 && o->tolerance <= 1.0))
         return dg__fail(err, DG_EINVAL,
                         "tolerance must be in [1/M, 1] = [%.4g, 1] for %d teachers, got %g",
                         1.0 / M, M, o->tolerance);
@@ -125,6 +128,18 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
                         train->source, (long long)train->X.cols, classes_of(train, t));
     if (o->rows && o->n_rows < 1)
         return dg__fail(err, DG_EINVAL, "no training rows selected");
+    if (o->teacher_prior && t) {
+        double sum = 0.0;
+
+        for (int m = 0; m < M; m++) {
+            if (!(o->teacher_prior[m] >= 0.0 && isfinite(o->teacher_prior[m])))
+                return dg__fail(err, DG_EINVAL, "teacher %d's prior weight is %g, expected a "
+                                "finite number >= 0", m + 1, o->teacher_prior[m]);
+            sum += o->teacher_prior[m];
+        }
+        if (!(sum > 0.0))
+            return dg__fail(err, DG_EINVAL, "teacher prior weights are all 0");
+    }
     if (o->labels)
         for (int64_t n = 0; n < N; n++)
             if (o->labels[n] < -1 || o->labels[n] >= classes_of(train, t))
@@ -143,7 +158,46 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
 typedef struct ckpt_state {
     int epochs_done;
     dg__rng rng;
+    uint64_t fingerprint; /* of the options and data a run's result depends on */
 } ckpt_state;
+
+static uint64_t fnv_mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* A 64-bit FNV-1a of everything a run's weights depend on besides the data
+ * values: a checkpoint resumes only a run with the same fingerprint, since
+ * continuing under another seed, schedule or method would silently give a
+ * hybrid of two runs. */
+static uint64_t run_fingerprint(const dg_distill_opts *o, int64_t N, int64_t n_rows, int C,
+                                int M)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int ints[] = {(int)o->method,    (int)o->aekd_grad, o->aekd_normalize, o->n_hidden,
+                  o->epochs,         o->batch,          (int)o->optimizer, (int)o->schedule,
+                  o->step_every,     C,                 M,                 o->teacher_prior != NULL};
+    double reals[] = {o->temperature, o->alpha,        o->gamma,     o->tolerance,
+                      o->lr,          o->momentum,     o->weight_decay, o->step_gamma};
+
+    h = fnv_mix(h, ints, sizeof ints);
+    h = fnv_mix(h, reals, sizeof reals);
+    h = fnv_mix(h, o->hidden, sizeof(int) * (size_t)o->n_hidden);
+    h = fnv_mix(h, &o->seed, sizeof o->seed);
+    h = fnv_mix(h, &N, sizeof N);
+    h = fnv_mix(h, &n_rows, sizeof n_rows);
+    if (o->teacher_prior)
+        h = fnv_mix(h, o->teacher_prior, sizeof(double) * (size_t)M);
+    if (o->rows)
+        h = fnv_mix(h, o->rows, sizeof(int64_t) * (size_t)n_rows);
+    if (o->labels)
+        h = fnv_mix(h, o->labels, sizeof(int32_t) * (size_t)N);
+    return h;
+}
 
 /* zlib's CRC-32 over any length (zlib takes at most uInt bytes a call). */
 static uint32_t crc_update(uint32_t crc, const void *p, size_t n)
@@ -180,6 +234,7 @@ static int ckpt_save(const char *path, const dg_model *m, const dg__optim *opt,
     rc |= write_all(out.fp, CKPT_MAGIC, 8, &crc);
     rc |= write_all(out.fp, &version, sizeof version, &crc);
     rc |= write_all(out.fp, &n, sizeof n, &crc);
+    rc |= write_all(out.fp, &st->fingerprint, sizeof st->fingerprint, &crc);
     rc |= write_all(out.fp, &st->epochs_done, sizeof st->epochs_done, &crc);
     rc |= write_all(out.fp, st->rng.s, sizeof st->rng.s, &crc);
     rc |= write_all(out.fp, &t, sizeof t, &crc);
@@ -203,7 +258,8 @@ static int read_all(FILE *fp, void *p, size_t n, uint32_t *crc)
     return 0;
 }
 
-/* Loads a checkpoint written for this very model shape and optimizer. */
+/* Loads a checkpoint written by a run whose fingerprint equals
+ * st->fingerprint (the caller's); fills m, opt and st only on success. */
 static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *st,
                      dg_error *err)
 {
@@ -212,6 +268,8 @@ static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *
     uint32_t crc = 0, version = 0, stored = 0;
     int64_t n = 0, t = 0;
     int has_m2 = 0, rc = 0;
+    float *scratch;
+    ckpt_state got;
 
     if (!fp)
         return dg__fail(err, DG_EIO, "%s: cannot open checkpoint", path);
@@ -229,29 +287,48 @@ static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *
                         "%s: checkpoint holds %lld parameters, this run's model has %lld", path,
                         (long long)n, (long long)m->n_params);
     }
-    rc |= read_all(fp, &st->epochs_done, sizeof st->epochs_done, &crc);
-    rc |= read_all(fp, st->rng.s, sizeof st->rng.s, &crc);
+    /* Everything is read into scratch and taken only once the checksum
+     * matches, so a bad file leaves the caller's model untouched. */
+    scratch = dg__alloc((size_t)n * 3, sizeof(float), 0, err);
+    if (!scratch) {
+        fclose(fp);
+        return DG_ENOMEM;
+    }
+    rc |= read_all(fp, &got.fingerprint, sizeof got.fingerprint, &crc);
+    rc |= read_all(fp, &got.epochs_done, sizeof got.epochs_done, &crc);
+    rc |= read_all(fp, got.rng.s, sizeof got.rng.s, &crc);
     rc |= read_all(fp, &t, sizeof t, &crc);
     rc |= read_all(fp, &has_m2, sizeof has_m2, &crc);
     if (!rc && has_m2 != (opt->m2 != NULL))
         rc = -1;
-    if (!rc)
-        rc |= read_all(fp, m->params, sizeof(float) * (size_t)n, &crc);
-    if (!rc)
-        rc |= read_all(fp, opt->m1, sizeof(float) * (size_t)n, &crc);
-    if (!rc && has_m2)
-        rc |= read_all(fp, opt->m2, sizeof(float) * (size_t)n, &crc);
+    for (int k = 0; !rc && k < (has_m2 ? 3 : 2); k++)
+        rc |= read_all(fp, scratch + (size_t)k * (size_t)n, sizeof(float) * (size_t)n, &crc);
     if (!rc && fread(&stored, sizeof stored, 1, fp) != 1)
         rc = -1;
     fclose(fp);
     if (rc)
-        return dg__fail(err, DG_EFORMAT, "%s: checkpoint truncated or made by another optimizer",
-                        path);
-    if (stored != crc)
-        return dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted",
-                        path);
-    opt->t = t;
-    return 0;
+        rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint truncated or made by another optimizer",
+                      path);
+    else if (stored != crc)
+        rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted",
+                      path);
+    else if (got.fingerprint != st->fingerprint)
+        rc = dg__fail(err, DG_EMISMATCH,
+                      "%s: checkpoint comes from a run with other options or data; resume "
+                      "with the same ones, or remove it to start afresh", path);
+    else if (got.epochs_done < 0 || t < 0)
+        rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint at epoch %d, expected >= 0", path,
+                      got.epochs_done);
+    if (rc == 0) {
+        memcpy(m->params, scratch, sizeof(float) * (size_t)n);
+        memcpy(opt->m1, scratch + n, sizeof(float) * (size_t)n);
+        if (has_m2)
+            memcpy(opt->m2, scratch + 2 * n, sizeof(float) * (size_t)n);
+        opt->t = t;
+        *st = got;
+    }
+    free(scratch);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -271,7 +348,6 @@ typedef struct train_bufs {
     int64_t *order;       /* (n_rows) */
     float *qcache;        /* (M, N, C) every row's softened targets, made once */
     unsigned char *pcache; /* (M, N) whether teacher m answered row n */
-    float *probs;         /* (chunk, C) for test evaluation */
 } train_bufs;
 
 static void bufs_free(train_bufs *b)
@@ -413,6 +489,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
 
     st.epochs_done = 0;
     dg__rng_seed(&st.rng, o->seed ^ 0x5eed5eed5eedULL);
+    st.fingerprint = run_fingerprint(o, N, n_rows, C, M);
     if (o->checkpoint && o->resume) {
         struct stat sb;
 
@@ -477,17 +554,19 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                 char why[DG_ERROR_MSG];
 
                 snprintf(why, sizeof why, "%s", err ? err->msg : "");
-                rc = dg__fail(err, rc, "training stopped at epoch %d, batch %lld: %s%s",
+                rc = dg__fail(err, rc, "training stopped at epoch %d, batch %lld: %s%s%s",
                               epoch + 1, (long long)n_batches + 1, why,
-                              rc == DG_ENUMERIC ? "; try a smaller learning rate "
-                                                  "(last good checkpoint kept)" : "");
+                              rc == DG_ENUMERIC ? "; try a smaller learning rate" : "",
+                              rc == DG_ENUMERIC && o->checkpoint
+                                  ? " (last good checkpoint kept)" : "");
                 goto done;
             }
             if (!isfinite(loss)) {
                 rc = dg__fail(err, DG_ENUMERIC,
                               "training diverged: loss is %g at epoch %d, batch %lld; "
-                              "try a smaller learning rate (last good checkpoint kept)",
-                              loss, epoch + 1, (long long)n_batches + 1);
+                              "try a smaller learning rate%s",
+                              loss, epoch + 1, (long long)n_batches + 1,
+                              o->checkpoint ? " (last good checkpoint kept)" : "");
                 goto done;
             }
             dg__mlp_backward(model, b.xb, rows, b.dz, &b.mlp);
