@@ -227,8 +227,13 @@ static void aekd_weights_ref(const batch *bt, const dg_distill_opts *o, double *
     double sum = 0.0;
     int len = o->aekd_grad == DG_AEKD_FULL ? B_ * C_ : C_, rows = 0;
 
+    int answered[M_] = {0};
+
     memset(g, 0, sizeof g);
     memset(a, 0, sizeof(double) * M_);
+    for (int m = 0; m < M_; m++)
+        for (int b = 0; b < B_; b++)
+            answered[m] += bt->present[m * B_ + b];
     for (int b = 0; b < B_; b++) {
         double s[C_], ssum = 0.0;
         int keep[M_], K = 0;
@@ -243,7 +248,7 @@ static void aekd_weights_ref(const batch *bt, const dg_distill_opts *o, double *
                 if (o->aekd_grad == DG_AEKD_FULL)
                     g[m][b * C_ + c] = d;
                 else if (o->aekd_grad == DG_AEKD_MEAN)
-                    g[m][c] += d / B_;
+                    g[m][c] += d / answered[m]; /* mean over the rows m answered */
                 else
                     g[m][c] = d;
             }

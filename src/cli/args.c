@@ -2,6 +2,7 @@
  * values, error printing, dataset loading and JSON scalars.
  */
 #include "cli/cli.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -291,6 +292,7 @@ static int load_named(const char *data, const char *labels, const dg_csv_opts *c
     }
     if (dg_dataset_from_arrays(&X, &y, named_C, out, &err) != 0)
         return cli_fail(&err);
+    snprintf((*out)->source, sizeof (*out)->source, "%s", data);
     return 0;
 }
 

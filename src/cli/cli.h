@@ -43,7 +43,8 @@ int cli_u64(const cli_cmd *cmd, const char *name, uint64_t *out);
 int cli_double(const cli_cmd *cmd, const char *name, double lo, double hi, double *out);
 /* "256,128" -> sizes; "" or "0" -> no hidden layer. */
 int cli_sizes(const char *what, const char *text, int *sizes, int max, int *n);
-/* Splits a comma list into at most max pointers into a copy owned by *buf. */
+/* Splits text at each sep into *n pointers (*items, caller frees) into a
+ * copy of text (*buf, caller frees). */
 int cli_split(const char *text, char sep, char ***items, int *n, char **buf);
 
 /* Class names for label files that spell classes by name: spec is a file

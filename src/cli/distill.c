@@ -52,8 +52,9 @@ static cli_opt opts[] = {
     {"resume", NULL, "continue from the checkpoint if one exists", NULL},
     {"reliability", NULL,
      "weight the teachers by their reliability on the labelled rows, max(Wilson lower bound "
-     "of accuracy - 1/C, 0.01): avg-loss and avg-prob use it as weights, aekd as the prior "
-     "its solve starts from", NULL},
+     "of accuracy - 1/C, 0.01): avg-loss and avg-prob use it as weights; aekd solves on "
+     "gradients divided by it and maps the weights back, so they equal it where the "
+     "teachers do not conflict", NULL},
 };
 
 static cli_cmd cmd = {"distill", "Distil a student from labels and a committee of teachers.",
@@ -194,6 +195,19 @@ static int check_teachers(const dg_teachers *t, const char *list, const dg_datas
     return 0;
 }
 
+/* Whether every row of ds has a label. Fully labelled training data must
+ * span the teachers' classes exactly (anything else is most likely a file
+ * from another task); with unlabelled rows, labels may leave classes out. */
+static int fully_labelled(const dg_dataset *ds)
+{
+    const int32_t *y = dg_dataset_labels(ds);
+
+    for (int64_t i = 0; y && i < dg_dataset_rows(ds); i++)
+        if (y[i] < 0)
+            return 0;
+    return y != NULL;
+}
+
 /* Test accuracy of each teacher and of their mean probability. */
 static int report_teachers(const dg_teachers *t, const dg_dataset *test, FILE *json)
 {
@@ -215,8 +229,11 @@ static int report_teachers(const dg_teachers *t, const dg_dataset *test, FILE *j
         dg_teachers_probs(t, m, p);
         for (int64_t i = 0; i < N * C; i++)
             mean[i] += p[i] / (float)M;
-        if (dg_evaluate(p, dg_dataset_labels(test), N, C, &rep, &err) != 0)
-            break;
+        if (dg_evaluate(p, dg_dataset_labels(test), N, C, &rep, &err) != 0) {
+            free(p);
+            free(mean);
+            return cli_fail(&err);
+        }
         printf("teacher %d test accuracy %.4f\n", m, rep.accuracy);
         if (json) {
             fprintf(json, "%s", m ? ", " : "");
@@ -432,7 +449,7 @@ int cmd_distill(int argc, char **argv)
     if (o.method != DG_CE && (load_teachers(cli_get(&cmd, "teachers"), fmt, train,
                                             cli_get(&cmd, "ids"), &teachers) ||
                               check_teachers(teachers, cli_get(&cmd, "teachers"), train, data,
-                                             cli_get(&cmd, "labels"), 1)))
+                                             cli_get(&cmd, "labels"), fully_labelled(train))))
         goto done;
     /* The default cap cannot go below the plain average 1/M (one teacher: 1). */
     if (teachers && !cli_get(&cmd, "tolerance"))

@@ -210,7 +210,7 @@ int cmd_query(int argc, char **argv)
                          "on the pool with --teachers", strategy), 2;
     if ((s = cli_get(&cmd, "select")) && dg_select_parse(s, &so.mode, &err) != 0)
         return cli_fail(&err), 2;
-    jsonl = has_suffix(out, ".jsonl") || has_suffix(out, ".json");
+    jsonl = has_suffix(out, ".jsonl");
     if (!jsonl && !has_suffix(out, ".csv"))
         return cli_error("query: --out must end in .csv or .jsonl, got '%s'", out), 2;
 
@@ -257,8 +257,9 @@ int cmd_query(int argc, char **argv)
     }
     if (cli_get(&cmd, "labelled") && read_labelled(cli_get(&cmd, "labelled"), N, C, &ls))
         goto done;
-    if (cli_get(&cmd, "reliability") && (!ls.labels || !t)) {
-        cli_error("query: --reliability needs --teachers and a --labelled file of labels");
+    if (cli_get(&cmd, "reliability") && (!ls.labels || !t || ls.count == 0)) {
+        cli_error("query: --reliability needs --teachers and a --labelled file with at least "
+                  "one label");
         goto done;
     }
 

@@ -273,6 +273,7 @@ static int load_voted(const char *path, const dg_teachers *t, dg_dataset **out)
         dg_labels_free(&y);
         return y.data ? cli_fail(&err) : cli_error("out of memory");
     }
+    snprintf((*out)->source, sizeof (*out)->source, "%s", path);
     return 0;
 }
 

@@ -116,6 +116,11 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
         cli_error("teach: %s has no labels; teachers train on labels", dg_dataset_source(train));
         goto done;
     }
+    if (C < 2 || N < 1) {
+        cli_error("teach: %s has %lld rows and %d classes; teachers need rows of at least 2 "
+                  "classes", dg_dataset_source(train), (long long)N, C);
+        goto done;
+    }
     if (cli_split(spec->arch, '/', &archs, &n_arch, &arch_buf))
         goto done;
     /* Every member's sizes are checked before anything is written. */

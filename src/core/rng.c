@@ -4,6 +4,7 @@
 #include "core/internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -49,9 +50,12 @@ double dg__rng_uniform(dg__rng *r)
 
 uint64_t dg__rng_below(dg__rng *r, uint64_t n)
 {
+    uint64_t limit, x;
+
+    if (n == 0)
+        abort(); /* a caller bug: there is no integer in [0, 0) */
     /* Rejection keeps every value equally likely. */
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x;
+    limit = UINT64_MAX - UINT64_MAX % n;
 
     do
         x = dg__rng_next(r);

@@ -33,8 +33,6 @@ typedef struct dg__kd_work {
     double *G;        /* (M, M) Gram matrix */
     double *g;        /* (M, B*C) per-teacher gradient summaries */
     double *a;        /* (M) weights */
-    float *s;         /* (B, C) softened student distribution */
-    float *qbar;      /* (B, C) avg-prob target */
     double *scratch;  /* solver and per-example workspace */
 } dg__kd_work;
 

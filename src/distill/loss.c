@@ -40,10 +40,8 @@ int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err)
     w->G = dg__alloc((size_t)Ma * (size_t)Ma, sizeof(double), 1, err);
     w->g = dg__alloc((size_t)Ma * (size_t)B * (size_t)C, sizeof(double), 1, err);
     w->a = dg__alloc((size_t)Ma, sizeof(double), 1, err);
-    w->s = dg__alloc((size_t)B * (size_t)C, sizeof(float), 1, err);
-    w->qbar = dg__alloc((size_t)B * (size_t)C, sizeof(float), 1, err);
     w->scratch = dg__alloc(scratch_doubles(B, C, Ma), sizeof(double), 1, err);
-    if (!w->G || !w->g || !w->a || !w->s || !w->qbar || !w->scratch) {
+    if (!w->G || !w->g || !w->a || !w->scratch) {
         dg__kd_work_free(w);
         return DG_ENOMEM;
     }
@@ -55,8 +53,6 @@ void dg__kd_work_free(dg__kd_work *w)
     free(w->G);
     free(w->g);
     free(w->a);
-    free(w->s);
-    free(w->qbar);
     free(w->scratch);
     memset(w, 0, sizeof *w);
 }
@@ -177,9 +173,9 @@ static double norm(const double *x, int64_t n)
  */
 
 /* The softened student s = softmax(z / T) and log s, (B, C) each, in
- * double from a stable log-softmax; also s as float into w->s. */
+ * double from a stable log-softmax. */
 static int soften_student(const float *z, int64_t B, int C, double T, double *s, double *logs,
-                          float *s_out, dg_error *err)
+                          dg_error *err)
 {
     for (int64_t b = 0; b < B; b++) {
         const float *z_b = z + b * C;
@@ -198,7 +194,6 @@ static int soften_student(const float *z, int64_t B, int C, double T, double *s,
         for (int c = 0; c < C; c++) {
             logs[b * C + c] = z_b[c] / T - log_norm;
             s[b * C + c] = exp(logs[b * C + c]);
-            s_out[b * C + c] = (float)s[b * C + c];
         }
     }
     return 0;
@@ -222,7 +217,7 @@ static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, 
 
     for (int m = 0; m < M; m++) {
         double *g_m = w->g + m * len;
-        int answered = 0;
+        int64_t answered = 0;
 
         memset(g_m, 0, sizeof(double) * (size_t)len);
         for (int64_t b = 0; b < B; b++) {
@@ -230,15 +225,21 @@ static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, 
 
             if (!is_present(bt, m, b))
                 continue;
-            answered = 1;
+            answered++;
             kd_grad_row(s + b * C, q_mb, NULL, C, grad_b);
             for (int c = 0; c < C; c++) {
                 if (o->aekd_grad == DG_AEKD_FULL)
                     g_m[b * C + c] = coef * grad_b[c];
                 else
-                    g_m[c] += coef * grad_b[c] / (double)B;
+                    g_m[c] += coef * grad_b[c];
             }
         }
+        /* the mean over the rows this teacher answered: one that abstained
+         * on some rows must not look shorter, and so more agreeable, to the
+         * min-norm solve */
+        if (o->aekd_grad != DG_AEKD_FULL && answered > 0)
+            for (int c = 0; c < C; c++)
+                g_m[c] /= (double)answered;
         divisor[m] = !answered ? 0.0 : o->aekd_normalize ? norm(g_m, len) : 1.0;
         if (o->teacher_prior)
             divisor[m] *= o->teacher_prior[m];
@@ -323,7 +324,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
     qp_work = a_sum + w->M;
 
     /* pass 1: the softened student */
-    if ((rc = soften_student(bt->z, B, C, T, s, logs, w->s, err)) != 0)
+    if ((rc = soften_student(bt->z, B, C, T, s, logs, err)) != 0)
         return rc;
 
     /* pass 2: the batch's teacher weights (per-example ones come per row) */
@@ -374,10 +375,8 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
                 for (int c = 0; c < C; c++)
                     q_row[c] += a[m] * bt->q[(m * B + b) * C + c];
             }
-            for (int c = 0; c < C; c++) {
+            for (int c = 0; c < C; c++)
                 q_row[c] = share > 0.0 ? q_row[c] / share : 0.0;
-                w->qbar[b * C + c] = (float)q_row[c];
-            }
             if (share > 0.0) {
                 kd += T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, C, grad_row);
                 for (int c = 0; c < C; c++)
