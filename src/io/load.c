@@ -37,7 +37,8 @@ int dg__load_features_labels(const char *path, const dg_csv_opts *csv, dg_matrix
     memset(X, 0, sizeof *X);
     if (y)
         memset(y, 0, sizeof *y);
-    if (csv && csv->label_column && format_of(path) != FMT_CSV)
+    if (csv && csv->label_column && format_of(path) != FMT_CSV &&
+        format_of(path) != FMT_UNKNOWN)
         return dg__fail(err, DG_EINVAL,
                         "%s: a label column applies to CSV or TSV files only; give this "
                         "file's labels in a labels file instead", path);
