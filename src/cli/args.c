@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -353,4 +354,15 @@ void cli_json_num(FILE *fp, double x)
         fprintf(fp, "%.6g", x);
     else
         fputs("null", fp);
+}
+
+int cli_ensure_dir(const char *dir)
+{
+    struct stat sb;
+
+    if (stat(dir, &sb) == 0)
+        return S_ISDIR(sb.st_mode) ? 0 : cli_error("%s exists and is not a folder", dir);
+    if (mkdir(dir, 0777) != 0)
+        return cli_error("%s: cannot create folder: %s", dir, strerror(errno));
+    return 0;
 }

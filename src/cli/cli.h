@@ -57,6 +57,9 @@ int cli_use_classes(const char *spec, int required);
 int cli_load_dataset(const char *data, const char *labels, const char *label_column,
                      dg_dataset **out);
 
+/* Creates the folder dir unless it exists; an error (returns 1) when it
+ * cannot be made or a file of that name is in the way. */
+int cli_ensure_dir(const char *dir);
 /* Wall clock in seconds. */
 double cli_now(void);
 /* Whether stderr is a terminal (progress bars only then). */

@@ -8,11 +8,9 @@
 #include "cli/cli.h"
 #include "core/internal.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_STRATEGIES 16
 #define N_TARGETS 3
@@ -155,17 +153,6 @@ static int load_teachers(const char *list, dg_teachers **out)
     free(items);
     free(buf);
     return rc ? cli_fail(&err) : 0;
-}
-
-static int ensure_dir(const char *dir)
-{
-    struct stat sb;
-
-    if (stat(dir, &sb) == 0)
-        return S_ISDIR(sb.st_mode) ? 0 : cli_error("%s exists and is not a folder", dir);
-    if (mkdir(dir, 0777) != 0)
-        return cli_error("%s: cannot create folder: %s", dir, strerror(errno));
-    return 0;
 }
 
 /* Reads every option into ex; returns 0, or an exit status. */
@@ -776,7 +763,7 @@ static int run(cli_cmd *cmd, int argc, char **argv, int estimate)
     if ((rc = configure(&ex, estimate)) != 0)
         return rc;
     rc = 1;
-    if (load(&ex, estimate) || ensure_dir(ex.out))
+    if (load(&ex, estimate) || cli_ensure_dir(ex.out))
         goto done;
     for (int i = 0; i < ex.n_arms; i++)
         if (run_arm(&ex, &ex.arms[i]))

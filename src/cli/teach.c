@@ -6,23 +6,9 @@
 #include "cli/cli.h"
 #include "core/internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* Creates dir when it does not exist yet. */
-static int ensure_dir(const char *dir)
-{
-    struct stat sb;
-
-    if (stat(dir, &sb) == 0)
-        return S_ISDIR(sb.st_mode) ? 0 : cli_error("%s exists and is not a folder", dir);
-    if (mkdir(dir, 0777) != 0)
-        return cli_error("%s: cannot create folder: %s", dir, strerror(errno));
-    return 0;
-}
 
 /* Writes a model's probabilities on ds to path (N x C float32 .npy). */
 static int write_probs(const dg_model *m, const dg_dataset *ds, const char *path)
@@ -127,7 +113,7 @@ int cli_teach_run(const dg_dataset *train, const dg_dataset *test, const teach_s
     for (int k = 0; k < n_arch; k++)
         if (cli_sizes("teach: --hidden", archs[k], hidden_check, DG_MAX_LAYERS - 1, &n_check))
             goto done;
-    if (ensure_dir(dir))
+    if (cli_ensure_dir(dir))
         goto done;
 
     for (int k = 0; k < spec->members; k++) {
