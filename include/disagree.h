@@ -334,7 +334,8 @@ dg_distill_opts dg_distill_defaults(void);
 int dg_distill(const dg_dataset *train, const dg_teachers *teachers,
                const dg_distill_opts *opts, dg_model **out, dg_error *err);
 
-/* Same loop, continuing from an existing model (used by active learning). */
+/* Same loop, continuing from an existing model (fine-tuning, or warm
+ * starts between active-learning rounds); its shape must fit the data. */
 int dg_distill_into(dg_model *model, const dg_dataset *train, const dg_teachers *teachers,
                     const dg_distill_opts *opts, dg_error *err);
 

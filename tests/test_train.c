@@ -289,6 +289,32 @@ static void test_divergence_stops_with_epoch_and_batch(void)
     dg_dataset_free(ds);
 }
 
+static void test_distill_into_continues_a_model_of_the_right_shape(void)
+{
+    dg_dataset *ds = blobs(8);
+    dg_distill_opts o = small_opts(DG_CE);
+    dg_model *m = NULL, *wrong = NULL;
+    dg_error err;
+    int hidden[1] = {4};
+    double before;
+
+    o.epochs = 1;
+    o.lr = 0.001;
+    CHECK(dg_distill(ds, NULL, &o, &m, &err) == 0);
+    before = train_accuracy(m, ds);
+    o.epochs = 5;
+    o.lr = 0.05;
+    CHECK(dg_distill_into(m, ds, NULL, &o, &err) == 0);
+    CHECK(train_accuracy(m, ds) > fmax(before, 0.9));
+
+    CHECK(dg_mlp_create(D + 1, hidden, 1, C, 1, &wrong, &err) == 0);
+    CHECK(dg_distill_into(wrong, ds, NULL, &o, &err) == DG_EMISMATCH);
+    CHECK(strstr(err.msg, "inputs") != NULL);
+    dg_model_free(wrong);
+    dg_model_free(m);
+    dg_dataset_free(ds);
+}
+
 int main(void)
 {
     RUN(test_ce_learns_separable_blobs);
@@ -298,5 +324,6 @@ int main(void)
     RUN(test_resume_from_checkpoint_is_bit_identical);
     RUN(test_bad_options_are_refused_with_the_value);
     RUN(test_divergence_stops_with_epoch_and_batch);
+    RUN(test_distill_into_continues_a_model_of_the_right_shape);
     return check_summary();
 }
