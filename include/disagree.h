@@ -311,7 +311,8 @@ typedef struct dg_distill_opts {
     int step_every;     /* DG_LR_STEP: multiply lr by step_gamma every this many epochs */
     double step_gamma;
     uint64_t seed;
-    int threads;        /* 0: leave BLAS/OpenMP defaults */
+    int threads;        /* 0: leave BLAS/OpenMP defaults; > 0 sets OpenBLAS's and
+                         * OpenMP's thread counts for the whole process */
 
     /* Optional overrides of what the run trains on, for bootstrap members,
      * label noise and active learning (NULL: the dataset's own). */
