@@ -152,6 +152,27 @@ static const float *member_row(const committee *cm, int j, int64_t n)
     return j < cm->M ? cm->teachers + ((int64_t)j * cm->N + n) * cm->C : cm->student + n * cm->C;
 }
 
+/* pbar (C) = sum over the first `members` members j (teachers, then the
+ * student) of w[j] p_j for row n, skipping zero weights. 0 when a weighted
+ * member's row is invalid, else 1. */
+static int weighted_mean(const committee *cm, int64_t n, const double *w, int members,
+                         double *pbar)
+{
+    memset(pbar, 0, (size_t)cm->C * sizeof *pbar);
+    for (int j = 0; j < members; j++) {
+        const float *p;
+
+        if (w[j] == 0.0)
+            continue;
+        p = member_row(cm, j, n);
+        if (!row_valid(p, cm->C))
+            return 0;
+        for (int c = 0; c < cm->C; c++)
+            pbar[c] += w[j] * p[c];
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------------
  * Row kernels: each returns the score of row n, or NaN when an input row
  * is invalid (or, for the conflict, when the QP fails; err says why).
@@ -239,18 +260,8 @@ static double consensus_kl_row(const committee *cm, int64_t n, double *work)
     double *pbar = work, *log_pbar = work + C, kl = 0.0;
 
     /* pass 1: validate each member row and accumulate the committee mean */
-    memset(pbar, 0, (size_t)C * sizeof *pbar);
-    for (int j = 0; j <= cm->M; j++) {
-        const float *p;
-
-        if (cm->w_member[j] == 0.0)
-            continue;
-        p = member_row(cm, j, n);
-        if (!row_valid(p, C))
-            return NAN;
-        for (int c = 0; c < C; c++)
-            pbar[c] += cm->w_member[j] * p[c];
-    }
+    if (!weighted_mean(cm, n, cm->w_member, cm->M + 1, pbar))
+        return NAN;
 
     /* pass 2: ln pbar once per class, not once per member */
     for (int c = 0; c < C; c++)
@@ -361,18 +372,8 @@ static double student_kl_row(const committee *cm, int64_t n, double *pbar)
 
     if (!row_valid(s, C))
         return NAN;
-    memset(pbar, 0, (size_t)C * sizeof *pbar);
-    for (int m = 0; m < cm->M; m++) {
-        const float *p;
-
-        if (cm->w_teacher[m] == 0.0)
-            continue;
-        p = member_row(cm, m, n);
-        if (!row_valid(p, C))
-            return NAN;
-        for (int c = 0; c < C; c++)
-            pbar[c] += cm->w_teacher[m] * p[c];
-    }
+    if (!weighted_mean(cm, n, cm->w_teacher, cm->M, pbar))
+        return NAN;
     for (int c = 0; c < C; c++)
         if (pbar[c] > 0.0)
             kl += pbar[c] * (log(pbar[c]) - log(fmax(s[c], STUDENT_LOG_FLOOR)));

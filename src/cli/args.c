@@ -366,3 +366,21 @@ int cli_ensure_dir(const char *dir)
         return cli_error("%s: cannot create folder: %s", dir, strerror(errno));
     return 0;
 }
+
+int cli_load_train_test(const cli_cmd *cmd, dg_dataset **train, dg_dataset **test)
+{
+    const char *data = cli_get(cmd, "data"), *test_path = cli_get(cmd, "test");
+    const char *test_labels = cli_get(cmd, "test-labels");
+
+    if (cli_use_classes(cli_get(cmd, "classes"), 0) ||
+        cli_load_dataset(data, cli_get(cmd, "labels"), cli_get(cmd, "label-column"), train))
+        return 1;
+    if (test_path && cli_load_dataset(test_path, test_labels,
+                                      test_labels ? NULL : cli_get(cmd, "label-column"), test))
+        return 1;
+    if (*test && dg_dataset_cols(*test) != dg_dataset_cols(*train))
+        return cli_error("%s: %s has %lld features but %s has %lld", cmd->name, test_path,
+                         (long long)dg_dataset_cols(*test), data,
+                         (long long)dg_dataset_cols(*train));
+    return 0;
+}

@@ -47,6 +47,11 @@ int cli_sizes(const char *what, const char *text, int *sizes, int max, int *n);
  * copy of text (*buf, caller frees). */
 int cli_split(const char *text, char sep, char ***items, int *n, char **buf);
 
+/* The training set from --data/--labels/--label-column (and --classes)
+ * and, with --test, the test set from --test/--test-labels (or the same
+ * label column), checked to have the same width. *test stays NULL without
+ * --test. Returns 0 or 1 after printing the error. */
+int cli_load_train_test(const cli_cmd *cmd, dg_dataset **train, dg_dataset **test);
 /* Class names for label files that spell classes by name: spec is a file
  * or "a,b,c" (NULL: the first named file read fixes the sorted list).
  * With required set, a named label file without a list is an error (eval

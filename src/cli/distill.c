@@ -433,19 +433,8 @@ int cmd_distill(int argc, char **argv)
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", out);
     o.checkpoint = cli_get(&cmd, "checkpoint") ? cli_get(&cmd, "checkpoint") : ckpt;
 
-    if (cli_use_classes(cli_get(&cmd, "classes"), 0) ||
-        cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
+    if (cli_load_train_test(&cmd, &train, &test))
         goto done;
-    if (cli_get(&cmd, "test") &&
-        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"),
-                         cli_get(&cmd, "test-labels") ? NULL : cli_get(&cmd, "label-column"),
-                         &test))
-        goto done;
-    if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
-        cli_error("distill: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),
-                  (long long)dg_dataset_cols(test), data, (long long)dg_dataset_cols(train));
-        goto done;
-    }
     if (o.method != DG_CE && (load_teachers(cli_get(&cmd, "teachers"), fmt, train,
                                             cli_get(&cmd, "ids"), &teachers) ||
                               check_teachers(teachers, cli_get(&cmd, "teachers"), train, data,

@@ -276,19 +276,8 @@ int cmd_teach(int argc, char **argv)
         return cli_error("teach: --test needs --test-labels (or a CSV --label-column present in "
                          "both files)"), 2;
 
-    if (cli_use_classes(cli_get(&cmd, "classes"), 0) ||
-        cli_load_dataset(data, cli_get(&cmd, "labels"), cli_get(&cmd, "label-column"), &train))
+    if (cli_load_train_test(&cmd, &train, &test))
         goto done;
-    if (cli_get(&cmd, "test") &&
-        cli_load_dataset(cli_get(&cmd, "test"), cli_get(&cmd, "test-labels"),
-                         cli_get(&cmd, "test-labels") ? NULL : cli_get(&cmd, "label-column"),
-                         &test))
-        goto done;
-    if (test && dg_dataset_cols(test) != dg_dataset_cols(train)) {
-        cli_error("teach: %s has %lld features but %s has %lld", cli_get(&cmd, "test"),
-                  (long long)dg_dataset_cols(test), data, (long long)dg_dataset_cols(train));
-        goto done;
-    }
     res = calloc((size_t)spec.members, sizeof *res);
     if (!res) {
         cli_error("out of memory");
