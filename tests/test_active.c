@@ -122,7 +122,7 @@ static void test_vote_entropy_counts_argmax_votes(void)
      *   row 3: 0,0, and a tie (.5,.5,0) split half to 0 and 1:
      *          votes (5/6, 1/6) -> 0.4505612 */
     float t[3 * 12] = {
-        /* teacher 1 */ .8f, .1f, .1f, .6f, .3f, .1f, .5f, .4f, .1f, 1, 0, 0,
+        /* teacher 1 */ .8f, .1f, .1f, .6f, .3f, .1f, .5f, .4f, .1f, 1,   0,   0,
         /* teacher 2 */ .7f, .2f, .1f, .2f, .7f, .1f, .9f, .0f, .1f, .9f, .1f, 0,
         /* teacher 3 */ .9f, .0f, .1f, .1f, .2f, .7f, .3f, .6f, .1f, .5f, .5f, 0,
     };
@@ -219,8 +219,8 @@ static void test_one_hot_rows_give_finite_scores(void)
 
 static void test_invalid_probability_row_is_named(void)
 {
-    float t[2 * 6] = {1, 0, 0, 1, .5f, .5f, /* teacher 2, row 3 sums to .5 */ 1, 0, 0, 1, .25f,
-                      .25f};
+    float t[2 * 6] = {1, 0, 0, 1,    .5f, .5f, /* teacher 2, row 3 sums to .5 */ 1,
+                      0, 0, 1, .25f, .25f};
     dg_acq_input in = dg_acq_defaults();
     double v[3];
     dg_error err;
@@ -292,6 +292,101 @@ static void test_committee_scores_agree_with_reference_and_threads(void)
     free(t);
     free(one);
     free(two);
+}
+
+/* Both consensus-KL block kernels against the weighted entropy form in
+ * double: an odd class count, a row count that leaves partial vectors,
+ * unequal shares, zeros and subnormal entries; then every kind of invalid
+ * entry is flagged. */
+enum { CKL_ROWS = 37, CKL_C = 7, CKL_J = 3 };
+
+static int run_ckl_kernel(int avx512, float p[CKL_J][CKL_ROWS * CKL_C], double *scores)
+{
+    static float pbar[CKL_ROWS * CKL_C], acc[CKL_ROWS * CKL_C];
+    const float *member[CKL_J] = {p[0], p[1], p[2]};
+    static const float w[CKL_J] = {0.5f, 0.3f, 0.2f};
+
+    memset(pbar, 0, sizeof pbar);
+    memset(acc, 0, sizeof acc);
+#if DG__HAVE_CKL_AVX512
+    if (avx512) {
+        float table[2 * DG__CKL_TABLE];
+
+        dg__ckl_table(table);
+        return dg__ckl_block_avx512(member, w, CKL_J, CKL_ROWS, CKL_C, table, pbar, acc, scores);
+    }
+#endif
+    (void)avx512;
+    return dg__ckl_block_portable(member, w, CKL_J, CKL_ROWS, CKL_C, pbar, acc, scores);
+}
+
+static void check_ckl_kernel(int avx512)
+{
+    enum { ROWS = CKL_ROWS, C = CKL_C, J = CKL_J };
+    static float p[J][ROWS * C];
+    static const double w[J] = {0.5, 0.3, 0.2};
+    const float bad_values[] = {-0.01f, 1.5f, NAN, INFINITY};
+    float *cell = &p[2][(ROWS - 1) * C + 3], saved;
+    double scores[ROWS];
+    dg__rng r;
+
+    dg__rng_seed(&r, 11);
+    for (int j = 0; j < J; j++)
+        for (int n = 0; n < ROWS; n++) {
+            float *row = p[j] + n * C;
+            double sum = 0.0;
+
+            for (int c = 0; c < C; c++) {
+                double u = dg__rng_uniform(&r);
+
+                row[c] = u < 0.2 ? 0.0f : u < 0.3 ? 1e-40f : (float)dg__rng_uniform(&r);
+                sum += row[c];
+            }
+            if (sum == 0.0) {
+                row[0] = 1.0f;
+                sum = 1.0;
+            }
+            for (int c = 0; c < C; c++)
+                row[c] = (float)(row[c] / sum);
+        }
+    for (int c = 0; c < C; c++) /* a one-hot row */
+        p[1][5 * C + c] = c == 2 ? 1.0f : 0.0f;
+    CHECK(run_ckl_kernel(avx512, p, scores) == 0);
+    for (int n = 0; n < ROWS; n++) {
+        double ref = 0.0;
+
+        for (int c = 0; c < C; c++) {
+            double q = 0.0;
+
+            for (int j = 0; j < J; j++) {
+                double x = p[j][n * C + c];
+
+                q += w[j] * x;
+                ref += x > 0 ? w[j] * x * log(x) : 0.0;
+            }
+            ref -= q > 0 ? q * log(q) : 0.0;
+        }
+        CHECK_NEAR(scores[n], fmax(ref, 0.0), 2e-6);
+    }
+
+    /* each invalid entry alone, in the last, partial vector: out of
+     * [0, 1], not a number, or a row no longer summing to 1 */
+    saved = *cell;
+    for (size_t k = 0; k <= sizeof bad_values / sizeof bad_values[0]; k++) {
+        *cell = k < sizeof bad_values / sizeof bad_values[0] ? bad_values[k] : saved + 0.002f;
+        CHECK(run_ckl_kernel(avx512, p, scores) == 1);
+    }
+    *cell = saved;
+    CHECK(run_ckl_kernel(avx512, p, scores) == 0);
+}
+
+static void test_consensus_kl_kernels_agree_with_reference(void)
+{
+    check_ckl_kernel(0);
+#if DG__HAVE_CKL_AVX512
+    if (__builtin_cpu_supports("avx512f"))
+        check_ckl_kernel(1);
+#endif
 }
 
 static void test_names_round_trip(void)
@@ -438,7 +533,7 @@ static void test_labelled_rows_and_copies_are_never_picked(void)
      * row 4 is labelled and row 5 copies it; rows 6 and 7 differ only in
      * the sign of a zero (the same vector). Every mode may take one of
      * rows 0-3, none of 4 and 5, one of 6 and 7. */
-    float x[24] = {1, 1, 1, 1, 1, 1, 1, 1, /* 4 */ 2, 2, 2, 2, /* 6 */ 0.0f, 3, -0.0f, 3,
+    float x[24] = {1,           1, 1, 1, 1, 1, 1, 1, /* 4 */ 2, 2, 2, 2, /* 6 */ 0.0f, 3, -0.0f, 3,
                    /* 8.. */ 4, 0, 5, 0, 6, 0, 7, 0};
     double s[12] = {10, 9.9, 9.8, 9.7, 20, 9.6, 9.5, 9.4, 1, 2, 3, 4};
     unsigned char lab[12] = {0, 0, 0, 0, 1};
@@ -565,6 +660,7 @@ int main(void)
     RUN(test_student_scores_match_hand_values);
     RUN(test_random_scores_follow_the_seed);
     RUN(test_consensus_kl_is_the_generalised_js_divergence);
+    RUN(test_consensus_kl_kernels_agree_with_reference);
     RUN(test_vote_entropy_counts_argmax_votes);
     RUN(test_student_kl_measures_teachers_mean_against_student);
     RUN(test_gradient_conflict_is_zero_when_teachers_agree);

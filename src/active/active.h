@@ -26,4 +26,31 @@ static inline uint64_t dg__row_hash(uint64_t seed, uint64_t salt, uint64_t row)
     return z;
 }
 
+/* A probability row must sum to 1 within this (the teacher loader's rule). */
+#define DG__PROB_SUM_TOL 1e-3
+
+/* Consensus KL, sum_j w_j KL(p_j || pbar), of a block of `rows` pool rows
+ * (scores.c, portable C). member[j] points at member j's (rows, C) block
+ * and w[j] > 0 is its committee share, summing to 1 over the J members;
+ * pbar and acc are (rows, C) scratch, zeroed by the caller. Writes
+ * scores[0, rows) and returns 1 when some entry lies outside [0, 1] or
+ * some row does not sum to 1 within DG__PROB_SUM_TOL, leaving the caller
+ * to find which rows (their scores are then meaningless), else 0. */
+int dg__ckl_block_portable(const float *const *member, const float *w, int J, int64_t rows, int C,
+                           float *pbar, float *acc, double *scores);
+
+/* The same in AVX-512 (ckl_avx512.c), for x86-64 builds with GCC or
+ * Clang; callers check the processor first (__builtin_cpu_supports
+ * ("avx512f")). table comes from dg__ckl_table. Its log and sums differ
+ * from the portable kernel's in the last bits. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define DG__HAVE_CKL_AVX512 1
+#define DG__CKL_TABLE 32
+void dg__ckl_table(float table[2 * DG__CKL_TABLE]);
+int dg__ckl_block_avx512(const float *const *member, const float *w, int J, int64_t rows, int C,
+                         const float *table, float *pbar, float *acc, double *scores);
+#else
+#define DG__HAVE_CKL_AVX512 0
+#endif
+
 #endif /* DG_ACTIVE_H */

@@ -17,8 +17,7 @@
  * T temperature. Teacher m's row n starts at teachers + (m*N + n)*C.
  */
 
-/* A probability row must sum to 1 within this (the teacher loader's rule). */
-#define PROB_SUM_TOL 1e-3
+#define PROB_SUM_TOL DG__PROB_SUM_TOL
 /* Student-to-teachers KL reads ln s_c through this floor: a class the
  * student rules out entirely (s_c = 0 after float underflow) costs
  * ln(1e12) ~ 27.6 per unit of the teachers' mass on it, not infinity. */
@@ -155,8 +154,7 @@ static const float *member_row(const committee *cm, int j, int64_t n)
 /* pbar (C) = sum over the first `members` members j (teachers, then the
  * student) of w[j] p_j for row n, skipping zero weights. 0 when a weighted
  * member's row is invalid, else 1. */
-static int weighted_mean(const committee *cm, int64_t n, const double *w, int members,
-                         double *pbar)
+static int weighted_mean(const committee *cm, int64_t n, const double *w, int members, double *pbar)
 {
     memset(pbar, 0, (size_t)cm->C * sizeof *pbar);
     for (int j = 0; j < members; j++) {
@@ -283,78 +281,115 @@ static double consensus_kl_row(const committee *cm, int64_t n, double *work)
     return kl > 0.0 ? kl : 0.0;
 }
 
-/* Consensus KL of rows [start, start + rows) at once, by the generalised
- * Jensen-Shannon identity (sum_j w_j p_jc = pbar_c):
- *   sum_j w_j KL(p_j || pbar) = sum_j w_j sum_c p_jc ln p_jc - sum_c pbar_c ln pbar_c.
- * Member by member, each row block is one contiguous run of rows x C
- * floats, read once from memory and processed by a loop the compiler
- * vectorises with dg__fast_logf; per row, the scalar kernel above called
- * libm's log 60 times (M = 5, C = 10) and ran at 12x the time of reading
- * the pool. p ln p at p = 0 is 0 * finite = 0. Float sums: about 1e-6 off,
- * far below any gap that reorders rows. Writes scores[0, rows), NaN for a
- * row with an invalid member row. pbar and plogp are (rows, C) scratch. */
+/* Consensus KL of one block of rows by the generalised Jensen-Shannon
+ * identity (sum_j w_j p_jc = pbar_c):
+ *   sum_j w_j KL(p_j || pbar) = sum_c (sum_j w_j p_jc ln p_jc - pbar_c ln pbar_c).
+ * Member by member, the block is one contiguous run of rows x C floats,
+ * read once from memory by a loop the compiler vectorises with
+ * dg__fast_logf; the per-class terms are accumulated elementwise across
+ * members and summed over the classes of a row once at the end, so the
+ * only per-row work per member is the sum that validates the row. Per row,
+ * the scalar kernel above called libm's log 60 times (M = 5, C = 10) and
+ * ran at 12x the time of reading the pool. p ln p at p = 0 is 0 * finite
+ * = 0. Float sums: about 1e-6 off, far below any gap that reorders rows.
+ * Declared in active.h. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 /* An AVX2 build of this function beside the baseline one, picked when the
- * program starts by what the processor has: twice the lanes. The loops are
- * elementwise, without contracted multiply-adds, so both give the same
- * bits. */
+ * program starts by what the processor has: twice the lanes. The loops
+ * are elementwise, without contracted multiply-adds, so both give the
+ * same bits. */
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void consensus_kl_block(const committee *cm, int64_t start, int64_t rows, float *pbar,
-                               float *plogp, double *scores)
+int dg__ckl_block_portable(const float *const *member, const float *w, int J, int64_t rows, int C,
+                           float *pbar, float *acc, double *scores)
 {
-    int C = cm->C;
     int64_t len = rows * C;
+    int bad = 0;
 
-    memset(pbar, 0, (size_t)len * sizeof *pbar);
-    for (int64_t r = 0; r < rows; r++)
-        scores[r] = 0.0;
+    /* pass 1: per member, the mean and the weighted p ln p, elementwise;
+     * every entry must lie in [0, 1] (NaN fails) and every row sum to 1 */
+    for (int j = 0; j < J; j++) {
+        const float *p = member[j];
+        float wj = w[j], dev = 0.0f;
 
-    /* pass 1: each member's weighted sum p ln p per row, and the mean */
-    for (int j = 0; j <= cm->M; j++) {
-        const float *p;
-        float w;
-
-        if (cm->w_member[j] == 0.0)
-            continue;
-        p = member_row(cm, j, start);
-        w = (float)cm->w_member[j];
-#pragma omp simd
+        /* the largest |p - 1/2| must be <= 1/2; a NaN escapes the max but
+         * reaches pbar, and so its row's score, which pass 2 checks */
+#pragma omp simd reduction(max : dev)
         for (int64_t i = 0; i < len; i++) {
-            pbar[i] += w * p[i];
-            plogp[i] = p[i] * dg__fast_logf(p[i]);
-        }
-        for (int64_t r = 0; r < rows; r++) {
-            const float *p_r = p + r * C;
-            float row = 0.0f, sum = 0.0f;
-            int in_range = 1;
+            float x = p[i], d = fabsf(x - 0.5f);
 
-            /* row_valid's test in one pass with the sum: every entry in
-             * [0, 1] (NaN fails) and the row summing to 1 */
-            for (int c = 0; c < C; c++) {
-                row += plogp[r * C + c];
-                sum += p_r[c];
-                in_range &= p_r[c] >= 0.0f && p_r[c] <= 1.0f;
-            }
-            scores[r] = in_range && fabsf(sum - 1.0f) <= (float)PROB_SUM_TOL
-                            ? scores[r] + cm->w_member[j] * row
-                            : NAN;
+            dev = d > dev ? d : dev;
+            pbar[i] += wj * x;
+            acc[i] += wj * (x * dg__fast_logf(x));
         }
+        bad |= dev > 0.5f;
+        dev = 0.0f;
+#pragma omp simd reduction(max : dev)
+        for (int64_t r = 0; r < rows; r++) {
+            float sum = 0.0f, d;
+
+            for (int c = 0; c < C; c++)
+                sum += p[r * C + c];
+            d = fabsf(sum - 1.0f);
+            dev = d > dev ? d : dev;
+        }
+        bad |= dev > (float)PROB_SUM_TOL;
     }
 
-    /* pass 2: minus the mean's sum pbar ln pbar */
+    /* pass 2: minus the mean's pbar ln pbar, then one sum per row */
 #pragma omp simd
     for (int64_t i = 0; i < len; i++)
-        plogp[i] = pbar[i] * dg__fast_logf(pbar[i]);
+        acc[i] -= pbar[i] * dg__fast_logf(pbar[i]);
     for (int64_t r = 0; r < rows; r++) {
         float row = 0.0f;
 
         for (int c = 0; c < C; c++)
-            row += plogp[r * C + c];
-        scores[r] -= row;
-        if (scores[r] < 0.0)
-            scores[r] = 0.0;
+            row += acc[r * C + c];
+        bad |= isnan(row);
+        scores[r] = row > 0.0f ? row : 0.0;
     }
+    return bad;
+}
+
+/* Consensus KL of rows [start, start + rows), rows <= CKL_BLOCK, into
+ * scores[0, rows), NaN for a row with an invalid member row. table is
+ * dg__ckl_table's when the processor has AVX-512F, else NULL. scratch
+ * holds CKL_BLOCK_WORK(M, C) doubles. */
+#define CKL_BLOCK_WORK(M, C) ((size_t)CKL_BLOCK * (size_t)(C) + 2 * ((size_t)(M) + 1))
+
+static void consensus_kl_block(const committee *cm, int64_t start, int64_t rows, const float *table,
+                               double *scratch, double *scores)
+{
+    float *pbar = (float *)scratch, *acc = pbar + rows * cm->C;
+    const float **member = (const float **)(scratch + CKL_BLOCK * (size_t)cm->C);
+    float *w = (float *)(member + cm->M + 1);
+    int J = 0, bad;
+
+    for (int j = 0; j <= cm->M; j++)
+        if (cm->w_member[j] != 0.0) {
+            member[J] = member_row(cm, j, start);
+            w[J++] = (float)cm->w_member[j];
+        }
+    memset(pbar, 0, (size_t)(rows * cm->C) * sizeof *pbar);
+    memset(acc, 0, (size_t)(rows * cm->C) * sizeof *acc);
+#if DG__HAVE_CKL_AVX512
+    if (table)
+        bad = dg__ckl_block_avx512(member, w, J, rows, cm->C, table, pbar, acc, scores);
+    else
+#endif
+        bad = dg__ckl_block_portable(member, w, J, rows, cm->C, pbar, acc, scores);
+    (void)table;
+
+    /* an invalid entry somewhere in the block: find its rows (rare) */
+    if (bad)
+        for (int64_t r = 0; r < rows; r++) {
+            scores[r] = fmax(scores[r], 0.0);
+            for (int j = 0; j <= cm->M; j++)
+                if (cm->w_member[j] != 0.0 && !row_valid(member_row(cm, j, start + r), cm->C)) {
+                    scores[r] = NAN;
+                    break;
+                }
+        }
 }
 
 /* KL(pbar || s) with pbar the teachers' weighted mean. This direction is
@@ -529,8 +564,8 @@ static int check_input(dg_acq_kind kind, const dg_acq_input *in, const double *s
                         ACQ_NAMES[kind]);
     if (kind == DG_ACQ_GRADIENT_CONFLICT &&
         (!(in->temperature > 0.0) || !isfinite(in->temperature)))
-        return dg__fail(err, DG_EINVAL, "%s: expected a temperature > 0, found %g",
-                        ACQ_NAMES[kind], in->temperature);
+        return dg__fail(err, DG_EINVAL, "%s: expected a temperature > 0, found %g", ACQ_NAMES[kind],
+                        in->temperature);
     return 0;
 }
 
@@ -579,9 +614,13 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
 {
     committee cm;
     double *weights, *work;
+    const float *table = NULL;
     size_t per_thread;
     int64_t bad;
     int rc, threads;
+#if DG__HAVE_CKL_AVX512
+    float log_table[2 * DG__CKL_TABLE];
+#endif
 
     rc = check_input(kind, in, scores, err);
     if (rc != 0 || in->N == 0)
@@ -592,20 +631,29 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
     weights = dg__alloc((size_t)(2 * in->M + 1), sizeof *weights, 1, err);
     if (!weights)
         return DG_ENOMEM;
-    cm = (committee){in->N, in->C, in->M, in->student, in->teachers, weights,
-                     weights + in->M, in->temperature, in->seed};
+    cm = (committee){in->N,   in->C,           in->M,           in->student, in->teachers,
+                     weights, weights + in->M, in->temperature, in->seed};
     if (uses_teachers(kind))
         fill_weights(in, kind, cm.w_teacher, cm.w_member);
     threads = omp_get_max_threads();
-    per_thread = 2 * (size_t)in->C + (size_t)in->M * (size_t)in->C +
-                 (size_t)in->M * (size_t)in->M + (size_t)in->M + DG__QP_WORK(in->M);
-    if (kind == DG_ACQ_CONSENSUS_KL && per_thread < (size_t)CKL_BLOCK * (size_t)in->C)
-        per_thread = (size_t)CKL_BLOCK * (size_t)in->C; /* 2 x (block, C) floats */
+    per_thread = 2 * (size_t)in->C + (size_t)in->M * (size_t)in->C + (size_t)in->M * (size_t)in->M +
+                 (size_t)in->M + DG__QP_WORK(in->M);
+    if (kind == DG_ACQ_CONSENSUS_KL && per_thread < CKL_BLOCK_WORK(in->M, in->C))
+        per_thread = CKL_BLOCK_WORK(in->M, in->C);
     work = dg__alloc((size_t)threads, per_thread * sizeof *work, 0, err);
     if (!work) {
         free(weights);
         return DG_ENOMEM;
     }
+
+#if DG__HAVE_CKL_AVX512
+    /* the AVX-512 kernel where the processor has it: its log and sums
+     * differ from the portable kernel's in the last bits */
+    if (kind == DG_ACQ_CONSENSUS_KL && __builtin_cpu_supports("avx512f")) {
+        dg__ckl_table(log_table);
+        table = log_table;
+    }
+#endif
 
     /* one pass over the rows; static schedule, and every row's value
      * depends on that row alone, so results do not depend on threads */
@@ -616,13 +664,11 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
         dg_error local;
 
         if (kind == DG_ACQ_CONSENSUS_KL) {
-            float *pbar = (float *)work_t, *plogp = pbar + (size_t)CKL_BLOCK * (size_t)in->C;
-
 #pragma omp for schedule(static)
             for (int64_t start = 0; start < in->N; start += CKL_BLOCK) {
                 int64_t rows = in->N - start < CKL_BLOCK ? in->N - start : CKL_BLOCK;
 
-                consensus_kl_block(&cm, start, rows, pbar, plogp, scores + start);
+                consensus_kl_block(&cm, start, rows, table, work_t, scores + start);
                 for (int64_t r = 0; r < rows; r++)
                     if (isnan(scores[start + r]) && start + r < bad)
                         bad = start + r;
@@ -647,8 +693,7 @@ int dg_acq_scores(dg_acq_kind kind, const dg_acq_input *in, double *scores, dg_e
  */
 
 int dg_teacher_reliability_eval(const float *teachers, int M, int64_t N, int C,
-                                const int32_t *labels, dg_teacher_reliability *out,
-                                dg_error *err)
+                                const int32_t *labels, dg_teacher_reliability *out, dg_error *err)
 {
     int64_t n = 0;
 
