@@ -128,12 +128,10 @@ static void on_epoch(const dg_epoch_report *r, void *user)
 }
 
 /* --profile: the trainer's step, section by section, one epoch. */
-static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill_opts *o,
-                    int M)
+static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill_opts *o, int M)
 {
     enum { GATHER, SOFTEN, FORWARD, KD, BACKWARD, OPTIM, N_SECTIONS };
-    static const char *NAMES[] = {"gather", "soften", "forward", "kd_step", "backward",
-                                  "optim"};
+    static const char *NAMES[] = {"gather", "soften", "forward", "kd_step", "backward", "optim"};
     int64_t N = dg_dataset_rows(ds), D = dg_dataset_cols(ds), B = o->batch;
     int C = dg_dataset_classes(ds);
     const int32_t *y = dg_dataset_labels(ds);
@@ -155,11 +153,10 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
     bench_check(!xb || !dz || !q || !pres || !yb || !order || !w, "profile", "out of memory");
     bench_check(dg_mlp_create(D, o->hidden, o->n_hidden, C, o->seed, &model, &err), "model",
                 err.msg);
-    bench_check(dg__mlp_work_init(&mw, model, B, &err) ||
-                    dg__kd_work_init(&kw, B, C, M, &err) ||
-                    dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum,
-                                   o->weight_decay, &err),
-                "work", err.msg);
+    bench_check(
+        dg__mlp_work_init(&mw, model, B, &err) || dg__kd_work_init(&kw, B, C, M, &err) ||
+            dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum, o->weight_decay, &err),
+        "work", err.msg);
     for (int64_t i = 0; i < N; i++)
         order[i] = i;
     dg__rng_seed(&rng, o->seed);
@@ -181,8 +178,7 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
         t1 = bench_now();
         sec[GATHER] += t1 - t0;
         for (int m = 0; m < M && o->method != DG_CE; m++)
-            dg__teacher_soften(t, m, idx, rows, o->temperature, q + m * rows * C,
-                               pres + m * rows);
+            dg__teacher_soften(t, m, idx, rows, o->temperature, q + m * rows * C, pres + m * rows);
         t0 = bench_now();
         sec[SOFTEN] += t0 - t1;
         z = dg__mlp_forward(model, xb, rows, &mw);
@@ -266,8 +262,8 @@ int main(int argc, char **argv)
         }
         if (a.write_dir)
             return 0;
-        bench_check(dg_teachers_from_arrays(ptrs, a.M, N, C, DG_TEACHER_PROB, &t, &err),
-                    "teachers", err.msg);
+        bench_check(dg_teachers_from_arrays(ptrs, a.M, N, C, DG_TEACHER_PROB, &t, &err), "teachers",
+                    err.msg);
         free(ptrs);
         free(p);
     }

@@ -73,10 +73,9 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
 
     if (!(o->temperature > 0.0) || !isfinite(o->temperature))
         return dg__fail(err, DG_EINVAL, "temperature must be > 0, got %g", o->temperature);
-    if (!(o->alpha >= 0.0) || !(o->gamma >= 0.0) || !isfinite(o->alpha) ||
-        !isfinite(o->gamma))
-        return dg__fail(err, DG_EINVAL, "alpha and gamma must be >= 0, got %g and %g",
-                        o->alpha, o->gamma);
+    if (!(o->alpha >= 0.0) || !(o->gamma >= 0.0) || !isfinite(o->alpha) || !isfinite(o->gamma))
+        return dg__fail(err, DG_EINVAL, "alpha and gamma must be >= 0, got %g and %g", o->alpha,
+                        o->gamma);
     if (o->epochs < 1)
         return dg__fail(err, DG_EINVAL, "epochs must be >= 1, got %d", o->epochs);
     if (o->batch < 1)
@@ -89,12 +88,12 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
                         "momentum must be in [0, 1) and weight decay >= 0, got %g and %g",
                         o->momentum, o->weight_decay);
     if (o->n_hidden < 0 || o->n_hidden > DG_MAX_LAYERS - 1)
-        return dg__fail(err, DG_EINVAL, "between 0 and %d hidden layers, got %d",
-                        DG_MAX_LAYERS - 1, o->n_hidden);
+        return dg__fail(err, DG_EINVAL, "between 0 and %d hidden layers, got %d", DG_MAX_LAYERS - 1,
+                        o->n_hidden);
     for (int l = 0; l < o->n_hidden; l++)
         if (o->hidden[l] < 1)
-            return dg__fail(err, DG_EINVAL, "hidden layer %d has size %d, expected >= 1",
-                            l + 1, o->hidden[l]);
+            return dg__fail(err, DG_EINVAL, "hidden layer %d has size %d, expected >= 1", l + 1,
+                            o->hidden[l]);
     if (o->schedule == DG_LR_STEP && (o->step_every < 1 || !(o->step_gamma > 0.0)))
         return dg__fail(err, DG_EINVAL, "step schedule needs step_every >= 1 and gamma > 0");
     if (o->method == DG_CE && train->y.n == 0 && !o->labels)
@@ -110,9 +109,9 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
     if (t && train->C > t->C)
         return dg__fail(err, DG_EMISMATCH,
                         "labels of %s go up to class %d but the teachers have %d classes "
-                        "(0..%d)", train->source, train->C - 1, t->C, t->C - 1);
-    if (o->method == DG_AEKD &&
-        !(o->tolerance >= 1.0 / M - 1e-12 && o->tolerance <= 1.0))
+                        "(0..%d)",
+                        train->source, train->C - 1, t->C, t->C - 1);
+    if (o->method == DG_AEKD && !(o->tolerance >= 1.0 / M - 1e-12 && o->tolerance <= 1.0))
         return dg__fail(err, DG_EINVAL,
                         "tolerance must be in [1/M, 1] = [%.4g, 1] for %d teachers, got %g",
                         1.0 / M, M, o->tolerance);
@@ -124,8 +123,8 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
     if (o->test && (o->test->X.cols != train->X.cols || o->test->C > classes_of(train, t)))
         return dg__fail(err, DG_EMISMATCH,
                         "test set %s has %lld features and %d classes, %s has %lld and %d",
-                        o->test->source, (long long)o->test->X.cols, o->test->C,
-                        train->source, (long long)train->X.cols, classes_of(train, t));
+                        o->test->source, (long long)o->test->X.cols, o->test->C, train->source,
+                        (long long)train->X.cols, classes_of(train, t));
     if (o->rows && o->n_rows < 1)
         return dg__fail(err, DG_EINVAL, "no training rows selected");
     if (o->teacher_prior && t) {
@@ -133,8 +132,10 @@ static int check_opts(const dg_dataset *train, const dg_teachers *t, const dg_di
 
         for (int m = 0; m < M; m++) {
             if (!(o->teacher_prior[m] >= 0.0 && isfinite(o->teacher_prior[m])))
-                return dg__fail(err, DG_EINVAL, "teacher %d's prior weight is %g, expected a "
-                                "finite number >= 0", m + 1, o->teacher_prior[m]);
+                return dg__fail(err, DG_EINVAL,
+                                "teacher %d's prior weight is %g, expected a "
+                                "finite number >= 0",
+                                m + 1, o->teacher_prior[m]);
             sum += o->teacher_prior[m];
         }
         if (!(sum > 0.0))
@@ -174,15 +175,23 @@ static uint64_t fnv_mix(uint64_t h, const void *p, size_t n)
  * values: a checkpoint resumes only a run with the same fingerprint, since
  * continuing under another seed, schedule or method would silently give a
  * hybrid of two runs. */
-static uint64_t run_fingerprint(const dg_distill_opts *o, int64_t N, int64_t n_rows, int C,
-                                int M)
+static uint64_t run_fingerprint(const dg_distill_opts *o, int64_t N, int64_t n_rows, int C, int M)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    int ints[] = {(int)o->method,    (int)o->aekd_grad, o->aekd_normalize, o->n_hidden,
-                  o->epochs,         o->batch,          (int)o->optimizer, (int)o->schedule,
-                  o->step_every,     C,                 M,                 o->teacher_prior != NULL};
-    double reals[] = {o->temperature, o->alpha,        o->gamma,     o->tolerance,
-                      o->lr,          o->momentum,     o->weight_decay, o->step_gamma};
+    int ints[] = {(int)o->method,
+                  (int)o->aekd_grad,
+                  o->aekd_normalize,
+                  o->n_hidden,
+                  o->epochs,
+                  o->batch,
+                  (int)o->optimizer,
+                  (int)o->schedule,
+                  o->step_every,
+                  C,
+                  M,
+                  o->teacher_prior != NULL};
+    double reals[] = {o->temperature, o->alpha,    o->gamma,        o->tolerance,
+                      o->lr,          o->momentum, o->weight_decay, o->step_gamma};
 
     h = fnv_mix(h, ints, sizeof ints);
     h = fnv_mix(h, reals, sizeof reals);
@@ -260,8 +269,7 @@ static int read_all(FILE *fp, void *p, size_t n, uint32_t *crc)
 
 /* Loads a checkpoint written by a run whose fingerprint equals
  * st->fingerprint (the caller's); fills m, opt and st only on success. */
-static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *st,
-                     dg_error *err)
+static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *st, dg_error *err)
 {
     FILE *fp = fopen(path, "rb");
     char magic[8];
@@ -310,12 +318,12 @@ static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *
         rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint truncated or made by another optimizer",
                       path);
     else if (stored != crc)
-        rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted",
-                      path);
+        rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted", path);
     else if (got.fingerprint != st->fingerprint)
         rc = dg__fail(err, DG_EMISMATCH,
                       "%s: checkpoint comes from a run with other options or data; resume "
-                      "with the same ones, or remove it to start afresh", path);
+                      "with the same ones, or remove it to start afresh",
+                      path);
     else if (got.epochs_done < 0 || t < 0)
         rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint at epoch %d, expected >= 0", path,
                       got.epochs_done);
@@ -338,15 +346,15 @@ static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *
 typedef struct train_bufs {
     dg__mlp_work mlp;
     dg__kd_work kd;
-    float *xb;            /* (B, D) gathered batch */
-    int32_t *yb;          /* (B) */
-    float *q;             /* (M, B, C) softened targets */
-    unsigned char *pres;  /* (M, B) */
-    float *dz;            /* (B, C) */
-    double *w;            /* (M) batch weights */
-    double *wsum;         /* (M) epoch weight sums */
-    int64_t *order;       /* (n_rows) */
-    float *qcache;        /* (M, N, C) every row's softened targets, made once */
+    float *xb;             /* (B, D) gathered batch */
+    int32_t *yb;           /* (B) */
+    float *q;              /* (M, B, C) softened targets */
+    unsigned char *pres;   /* (M, B) */
+    float *dz;             /* (B, C) */
+    double *w;             /* (M) batch weights */
+    double *wsum;          /* (M) epoch weight sums */
+    int64_t *order;        /* (n_rows) */
+    float *qcache;         /* (M, N, C) every row's softened targets, made once */
     unsigned char *pcache; /* (M, N) whether teacher m answered row n */
 } train_bufs;
 
@@ -373,8 +381,7 @@ static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int
     int Mq = M > 0 ? M : 1;
 
     memset(b, 0, sizeof *b);
-    if (dg__mlp_work_init(&b->mlp, m, B, err) != 0 ||
-        dg__kd_work_init(&b->kd, B, C, Mq, err) != 0)
+    if (dg__mlp_work_init(&b->mlp, m, B, err) != 0 || dg__kd_work_init(&b->kd, B, C, Mq, err) != 0)
         return err ? err->code : DG_ENOMEM;
     b->xb = dg__alloc((size_t)(B * D), sizeof(float), 0, err);
     b->yb = dg__alloc((size_t)B, sizeof(int32_t), 0, err);
@@ -478,8 +485,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     memset(&opt, 0, sizeof opt);
     if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, err)) != 0 ||
         (M > 0 && (rc = cache_targets(&b, t, M, o->temperature, err)) != 0) ||
-        (rc = dg__optim_init(&opt, o->optimizer, model->n_params, o->momentum,
-                             o->weight_decay, err)) != 0)
+        (rc = dg__optim_init(&opt, o->optimizer, model->n_params, o->momentum, o->weight_decay,
+                             err)) != 0)
         goto done;
     mean_w = dg__alloc((size_t)(M > 0 ? M : 1), sizeof(double), 1, err);
     if (!mean_w) {
@@ -557,8 +564,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                 rc = dg__fail(err, rc, "training stopped at epoch %d, batch %lld: %s%s%s",
                               epoch + 1, (long long)n_batches + 1, why,
                               rc == DG_ENUMERIC ? "; try a smaller learning rate" : "",
-                              rc == DG_ENUMERIC && o->checkpoint
-                                  ? " (last good checkpoint kept)" : "");
+                              rc == DG_ENUMERIC && o->checkpoint ? " (last good checkpoint kept)"
+                                                                 : "");
                 goto done;
             }
             if (!isfinite(loss)) {
@@ -598,8 +605,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
         rep.seconds = now_seconds() - t0;
         rep.M = M;
         rep.mean_weight = mean_w;
-        dg__info("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.2fs", rep.epoch,
-                 rep.loss, rep.train_acc, rep.test_acc, rep.seconds);
+        dg__info("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.2fs", rep.epoch, rep.loss,
+                 rep.train_acc, rep.test_acc, rep.seconds);
         if (o->on_epoch)
             o->on_epoch(&rep, o->on_epoch_user);
         st.epochs_done = epoch + 1;
@@ -635,8 +642,8 @@ int dg_distill_into(dg_model *model, const dg_dataset *train, const dg_teachers 
     return run(model, train, opts->method == DG_CE ? NULL : teachers, opts, err);
 }
 
-int dg_distill(const dg_dataset *train, const dg_teachers *teachers,
-               const dg_distill_opts *opts, dg_model **out, dg_error *err)
+int dg_distill(const dg_dataset *train, const dg_teachers *teachers, const dg_distill_opts *opts,
+               dg_model **out, dg_error *err)
 {
     dg_model *model = NULL;
     int rc;

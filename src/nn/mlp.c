@@ -59,7 +59,8 @@ int dg__mlp_alloc(const int64_t *sizes, int n_layers, dg_model **out, dg_error *
 
     *out = NULL;
     if (n_params < 0 || (uint64_t)n_params > SIZE_MAX / sizeof(float))
-        return dg__fail(err, DG_ENOMEM, "model: layer sizes imply more parameters than fit "
+        return dg__fail(err, DG_ENOMEM,
+                        "model: layer sizes imply more parameters than fit "
                         "in memory");
     m = dg__alloc(1, sizeof *m, 1, err);
     if (!m)
@@ -77,8 +78,8 @@ int dg__mlp_alloc(const int64_t *sizes, int n_layers, dg_model **out, dg_error *
     return 0;
 }
 
-int dg_mlp_create(int64_t D, const int *hidden, int n_hidden, int C, uint64_t seed,
-                  dg_model **out, dg_error *err)
+int dg_mlp_create(int64_t D, const int *hidden, int n_hidden, int C, uint64_t seed, dg_model **out,
+                  dg_error *err)
 {
     int64_t sizes[DG_MAX_LAYERS + 2];
     dg_model *m;
@@ -91,16 +92,15 @@ int dg_mlp_create(int64_t D, const int *hidden, int n_hidden, int C, uint64_t se
     /* Widths stay within INT32_MAX so every model can be saved and every
      * dimension passed to BLAS as an int. */
     if (D < 1 || D > INT32_MAX)
-        return dg__fail(err, DG_EINVAL, "model: input size D = %lld, expected 1..%d",
-                        (long long)D, INT32_MAX);
+        return dg__fail(err, DG_EINVAL, "model: input size D = %lld, expected 1..%d", (long long)D,
+                        INT32_MAX);
     if (C < 2)
         return dg__fail(err, DG_EINVAL, "model: class count C = %d, expected at least 2", C);
     if (n_hidden < 0 || n_hidden > DG_MAX_LAYERS - 1)
         return dg__fail(err, DG_EINVAL, "model: %d hidden layers, expected 0..%d", n_hidden,
                         DG_MAX_LAYERS - 1);
     if (n_hidden > 0 && !hidden)
-        return dg__fail(err, DG_EINVAL, "model: %d hidden layers but no sizes given",
-                        n_hidden);
+        return dg__fail(err, DG_EINVAL, "model: %d hidden layers but no sizes given", n_hidden);
     sizes[0] = D;
     for (int l = 0; l < n_hidden; l++) {
         if (hidden[l] < 1)
@@ -174,8 +174,7 @@ int dg__mlp_work_init(dg__mlp_work *w, const dg_model *m, int64_t cap, dg_error 
                             (long long)cap, (long long)width);
         }
         w->acts[l] = dg__alloc((size_t)(cap * width), sizeof(float), 0, err);
-        w->dacts[l] = w->acts[l] ? dg__alloc((size_t)(cap * width), sizeof(float), 0, err)
-                                 : NULL;
+        w->dacts[l] = w->acts[l] ? dg__alloc((size_t)(cap * width), sizeof(float), 0, err) : NULL;
         if (!w->dacts[l]) {
             dg__mlp_work_free(w);
             return DG_ENOMEM;
@@ -216,9 +215,8 @@ const float *dg__mlp_forward(const dg_model *m, const float *X, int64_t B, dg__m
             memcpy(Z + r * out, b, (size_t)out * sizeof(float));
 
         /* pass 2: Z (B, out) += A_in (B, in) W^T, W being (out, in). */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)B, (blasint)out,
-                    (blasint)in, 1.0f, A_in, (blasint)in, W, (blasint)in, 1.0f, Z,
-                    (blasint)out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)B, (blasint)out, (blasint)in,
+                    1.0f, A_in, (blasint)in, W, (blasint)in, 1.0f, Z, (blasint)out);
 
         /* pass 3: ReLU on hidden layers; the last layer stays as logits. */
         if (l < m->n_layers - 1) {
@@ -230,8 +228,7 @@ const float *dg__mlp_forward(const dg_model *m, const float *X, int64_t B, dg__m
     return w->acts[m->n_layers - 1];
 }
 
-void dg__mlp_backward(dg_model *m, const float *X, int64_t B, const float *dlogits,
-                      dg__mlp_work *w)
+void dg__mlp_backward(dg_model *m, const float *X, int64_t B, const float *dlogits, dg__mlp_work *w)
 {
     /* X is (B, D), dlogits is (B, C); acts hold the forward pass on X.
      * Walks the layers from the top: dZ is the gradient w.r.t. layer l's
@@ -252,9 +249,8 @@ void dg__mlp_backward(dg_model *m, const float *X, int64_t B, const float *dlogi
         float *db = m->grads + dg__mlp_bias_offset(m, l);
 
         /* pass 1: dW (out, in) = dZ^T (out, B) A_in (B, in). */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in,
-                    (blasint)B, 1.0f, dZ, (blasint)out, A_in, (blasint)in, 0.0f, dW,
-                    (blasint)in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)out, (blasint)in, (blasint)B,
+                    1.0f, dZ, (blasint)out, A_in, (blasint)in, 0.0f, dW, (blasint)in);
 
         /* pass 2: db (out) = column sums of dZ; rows outer so dZ is read
          * in memory order. */
@@ -306,8 +302,7 @@ int dg_model_logits(const dg_model *m, const float *X, int64_t N, float *logits,
     int rc;
 
     if (!m || (N > 0 && (!X || !logits)))
-        return dg__fail(err, DG_EINVAL, "model: NULL model or buffer for %lld rows",
-                        (long long)N);
+        return dg__fail(err, DG_EINVAL, "model: NULL model or buffer for %lld rows", (long long)N);
     if (N < 0)
         return dg__fail(err, DG_EINVAL, "model: %lld rows, expected at least 0", (long long)N);
     if (N == 0)

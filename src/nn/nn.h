@@ -10,13 +10,13 @@
 #include "core/internal.h"
 
 struct dg_model {
-    int n_layers;                        /* dense layers: hidden count + 1 */
-    int64_t sizes[DG_MAX_LAYERS + 2];    /* sizes[0] = D, ..., sizes[n_layers] = C */
+    int n_layers;                     /* dense layers: hidden count + 1 */
+    int64_t sizes[DG_MAX_LAYERS + 2]; /* sizes[0] = D, ..., sizes[n_layers] = C */
     int64_t n_params;
     /* Layer l occupies W_l (sizes[l+1] x sizes[l], row-major) followed by
      * b_l (sizes[l+1]); layers follow each other in order. */
     float *params;
-    float *grads;                        /* same layout as params */
+    float *grads; /* same layout as params */
 };
 
 /* Parameters implied by sizes[0..n_layers] (weights and biases of every
@@ -36,8 +36,8 @@ int64_t dg__mlp_bias_offset(const dg_model *m, int l);
  * training run so the batch loop never allocates. */
 typedef struct dg__mlp_work {
     int64_t cap;
-    float *acts[DG_MAX_LAYERS + 1];      /* acts[l] is (cap, sizes[l+1]); last = logits */
-    float *dacts[DG_MAX_LAYERS + 1];     /* gradients w.r.t. acts, same shapes */
+    float *acts[DG_MAX_LAYERS + 1];  /* acts[l] is (cap, sizes[l+1]); last = logits */
+    float *dacts[DG_MAX_LAYERS + 1]; /* gradients w.r.t. acts, same shapes */
 } dg__mlp_work;
 
 int dg__mlp_work_init(dg__mlp_work *w, const dg_model *m, int64_t cap, dg_error *err);
@@ -63,14 +63,14 @@ const float *dg__mlp_last_hidden(const dg_model *m, const float *X, const dg__ml
 typedef struct dg__optim {
     dg_optimizer kind;
     int64_t n;
-    int64_t t;          /* steps taken */
+    int64_t t; /* steps taken */
     double momentum, weight_decay, beta1, beta2, eps;
-    float *m1;          /* SGD velocity or Adam first moment */
-    float *m2;          /* Adam second moment (NULL for SGD) */
+    float *m1; /* SGD velocity or Adam first moment */
+    float *m2; /* Adam second moment (NULL for SGD) */
 } dg__optim;
 
-int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum,
-                   double weight_decay, dg_error *err);
+int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum, double weight_decay,
+                   dg_error *err);
 void dg__optim_step(dg__optim *o, float *params, const float *grads, double lr);
 void dg__optim_free(dg__optim *o);
 

@@ -14,8 +14,8 @@
 #define ADAM_BETA2 0.999
 #define ADAM_EPS 1e-8
 
-int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum,
-                   double weight_decay, dg_error *err)
+int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum, double weight_decay,
+                   dg_error *err)
 {
     memset(o, 0, sizeof *o);
     if (kind != DG_SGD && kind != DG_ADAM)
@@ -25,11 +25,9 @@ int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum,
         return dg__fail(err, DG_EINVAL, "optimizer: %lld parameters, expected at least 0",
                         (long long)n);
     if (!(momentum >= 0.0 && momentum < 1.0))
-        return dg__fail(err, DG_EINVAL, "optimizer: momentum %g, expected in [0, 1)",
-                        momentum);
+        return dg__fail(err, DG_EINVAL, "optimizer: momentum %g, expected in [0, 1)", momentum);
     if (!(weight_decay >= 0.0 && isfinite(weight_decay)))
-        return dg__fail(err, DG_EINVAL, "optimizer: weight decay %g, expected >= 0",
-                        weight_decay);
+        return dg__fail(err, DG_EINVAL, "optimizer: weight decay %g, expected >= 0", weight_decay);
     o->kind = kind;
     o->n = n;
     o->momentum = momentum;
