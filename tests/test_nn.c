@@ -7,7 +7,9 @@
 #include "check.h"
 #include "nn/nn.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -391,6 +393,107 @@ out:
 /* ------------------------------------------------------------------------
  * Optimizers and schedules
  */
+
+/* One forward and backward pass of m on X shared by a team of `parts`
+ * threads, with an optimizer step fused in when opt is given; logits and
+ * grads are copied out. */
+static void team_pass(dg_model *m, const float *X, int64_t B, const float *dl, int parts,
+                      dg__optim *opt, double lr, float *logits, float *grads)
+{
+    dg__mlp_work w;
+    dg_error err;
+    int64_t C = m->sizes[m->n_layers];
+
+    CHECK(dg__mlp_work_init(&w, m, B, &err) == 0);
+#pragma omp parallel num_threads(parts)
+    {
+        int part = omp_get_thread_num(), n = omp_get_num_threads();
+
+        dg__mlp_forward_part(m, X, B, &w, part, n);
+#pragma omp barrier
+        dg__mlp_backward_part(m, X, B, dl, &w, part, n, opt, opt ? opt->t + 1 : 0, lr);
+    }
+    if (opt)
+        opt->t++;
+    memcpy(logits, w.acts[m->n_layers - 1], sizeof(float) * (size_t)(B * C));
+    memcpy(grads, m->grads, sizeof(float) * (size_t)m->n_params);
+    dg__mlp_work_free(&w);
+}
+
+/* The passes shared by 2 and 3 threads (slices of 37 and 19 units that do
+ * not divide evenly, a batch of 13) against one thread: the same logits
+ * and gradients up to sgemm's summation order, the same bits when run
+ * again; and the optimizer step fused into the backward pass, at a large
+ * rate so that a weight stepped before its last read would show, equal to
+ * a separate step from the same gradients. */
+static void test_team_passes_match_one_thread(void)
+{
+    enum { D = 23, C = 5, B = 13 };
+    static const int hidden[2] = {37, 19};
+    dg_model *m = model_with_biases(D, hidden, 2, C, 41), *ref = NULL;
+    float X[B * D], dl[B * C], z1[B * C], z2[B * C];
+    float *g1, *g2, *p0;
+    dg_error err;
+
+    if (!m) {
+        CHECK(m != NULL);
+        return;
+    }
+    g1 = malloc(sizeof(float) * (size_t)m->n_params);
+    g2 = malloc(sizeof(float) * (size_t)m->n_params);
+    p0 = malloc(sizeof(float) * (size_t)m->n_params);
+    memcpy(p0, m->params, sizeof(float) * (size_t)m->n_params);
+    fill_uniform(X, B * D, -1.0, 1.0, 42);
+    fill_uniform(dl, B * C, -1.0, 1.0, 43);
+    openblas_set_num_threads(1);
+
+    team_pass(m, X, B, dl, 1, NULL, 0.0, z1, g1);
+    for (int parts = 2; parts <= 3; parts++) {
+        int far = 0, differ = 0;
+
+        team_pass(m, X, B, dl, parts, NULL, 0.0, z2, g2);
+        for (int i = 0; i < B * C; i++)
+            far += fabsf(z1[i] - z2[i]) > 1e-5f * (1.0f + fabsf(z1[i]));
+        for (int64_t i = 0; i < m->n_params; i++)
+            far += fabsf(g1[i] - g2[i]) > 1e-5f * (1.0f + fabsf(g1[i]));
+        CHECK(far == 0);
+        team_pass(m, X, B, dl, parts, NULL, 0.0, z1, g1);
+        differ = memcmp(z1, z2, sizeof z1) != 0 ||
+                 memcmp(g1, g2, sizeof(float) * (size_t)m->n_params) != 0;
+        CHECK(!differ);
+    }
+
+    /* fused steps (two, so the velocity is not zero) against separate ones */
+    for (int kind = 0; kind < 2; kind++) {
+        dg__optim fused, apart;
+        dg_optimizer opt_kind = kind == 0 ? DG_SGD : DG_ADAM;
+
+        CHECK(dg_mlp_create(D, hidden, 2, C, 41, &ref, &err) == 0);
+        memcpy(m->params, p0, sizeof(float) * (size_t)m->n_params);
+        memcpy(ref->params, p0, sizeof(float) * (size_t)m->n_params);
+        CHECK(dg__optim_init(&fused, opt_kind, m->n_params, 0.9, 0.01, &err) == 0);
+        CHECK(dg__optim_init(&apart, opt_kind, m->n_params, 0.9, 0.01, &err) == 0);
+        for (int step = 0; step < 2; step++) {
+            /* the fused step leaves its gradients in m->grads: they were
+             * computed from the weights before the step, as the separate
+             * step's are */
+            team_pass(ref, X, B, dl, 2, NULL, 0.0, z1, g1);
+            dg__optim_step(&apart, ref->params, g1, 0.5);
+            team_pass(m, X, B, dl, 2, &fused, 0.5, z2, g2);
+            CHECK(memcmp(g1, g2, sizeof(float) * (size_t)m->n_params) == 0);
+            CHECK(memcmp(m->params, ref->params, sizeof(float) * (size_t)m->n_params) == 0);
+        }
+        CHECK(fused.t == 2);
+        dg__optim_free(&fused);
+        dg__optim_free(&apart);
+        dg_model_free(ref);
+        ref = NULL;
+    }
+    free(g1);
+    free(g2);
+    free(p0);
+    dg_model_free(m);
+}
 
 static void test_sgd_momentum_steps_match_hand_values(void)
 {
@@ -798,6 +901,7 @@ int main(void)
     RUN(test_backward_matches_finite_differences_one_hidden);
     RUN(test_backward_matches_finite_differences_softmax_regression);
     RUN(test_logits_in_chunks_match_one_big_batch);
+    RUN(test_team_passes_match_one_thread);
     RUN(test_sgd_momentum_steps_match_hand_values);
     RUN(test_sgd_weight_decay_pulls_toward_zero);
     RUN(test_adam_steps_match_hand_values);

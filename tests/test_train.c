@@ -73,12 +73,13 @@ static dg_distill_opts small_opts(dg_method method)
 
 static double train_accuracy(const dg_model *m, const dg_dataset *ds)
 {
-    float *p = malloc(sizeof(float) * N * C);
+    int64_t n = dg_dataset_rows(ds);
+    float *p = malloc(sizeof(float) * (size_t)n * C);
     dg_eval_report r;
     double acc;
 
-    dg_model_predict_proba(m, dg_dataset_features(ds), N, p, NULL);
-    dg_evaluate(p, dg_dataset_labels(ds), N, C, &r, NULL);
+    dg_model_predict_proba(m, dg_dataset_features(ds), n, p, NULL);
+    dg_evaluate(p, dg_dataset_labels(ds), n, C, &r, NULL);
     acc = r.accuracy;
     dg_eval_report_free(&r);
     free(p);
@@ -160,6 +161,47 @@ static void test_same_seed_gives_identical_weights(void)
     dg_model_free(b);
     dg_model_free(c);
     dg_teachers_free(t);
+    dg_dataset_free(ds);
+}
+
+/* Two threads share every step (the gather, both passes, the optimizer):
+ * run three times they give the same bits, and the same accuracy as one
+ * thread up to rounding. Rows are wide enough (600 features) that a part
+ * reading rows another part has not finished gathering would show. */
+static void test_two_threads_are_deterministic(void)
+{
+    enum { NW = 512, DW = 600 };
+    dg_matrix X = {NW, DW, malloc(sizeof(float) * NW * DW)};
+    dg_labels y = {NW, malloc(sizeof(int32_t) * NW)};
+    dg_dataset *ds = NULL;
+    dg_model *runs[3] = {NULL, NULL, NULL}, *one = NULL;
+    dg_distill_opts o = small_opts(DG_CE);
+    dg__rng r;
+
+    dg__rng_seed(&r, 9);
+    for (int i = 0; i < NW; i++) {
+        y.data[i] = i % C;
+        for (int d = 0; d < DW; d++)
+            X.data[i * DW + d] = (float)(dg__rng_normal(&r) + (d % C == y.data[i] ? 0.3 : 0.0));
+    }
+    CHECK(dg_dataset_from_arrays(&X, &y, C, &ds, NULL) == 0);
+    o.batch = 64;
+    o.epochs = 3;
+    o.hidden[0] = 48;
+    o.hidden[1] = 24;
+    o.n_hidden = 2;
+    o.threads = 2;
+    for (int k = 0; k < 3; k++)
+        CHECK(dg_distill(ds, NULL, &o, &runs[k], NULL) == 0);
+    CHECK(runs[0] && runs[1] && runs[2] && same_params(runs[0], runs[1]) &&
+          same_params(runs[0], runs[2]));
+    o.threads = 1;
+    CHECK(dg_distill(ds, NULL, &o, &one, NULL) == 0);
+    CHECK(one && runs[0] &&
+          fabs(train_accuracy(one, ds) - train_accuracy(runs[0], ds)) < 0.02);
+    for (int k = 0; k < 3; k++)
+        dg_model_free(runs[k]);
+    dg_model_free(one);
     dg_dataset_free(ds);
 }
 
@@ -321,6 +363,7 @@ int main(void)
     RUN(test_every_method_learns_from_a_committee_with_one_wrong_teacher);
     RUN(test_teachers_alone_teach_unlabelled_rows);
     RUN(test_same_seed_gives_identical_weights);
+    RUN(test_two_threads_are_deterministic);
     RUN(test_resume_from_checkpoint_is_bit_identical);
     RUN(test_bad_options_are_refused_with_the_value);
     RUN(test_divergence_stops_with_epoch_and_batch);

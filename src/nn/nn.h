@@ -72,7 +72,40 @@ typedef struct dg__optim {
 int dg__optim_init(dg__optim *o, dg_optimizer kind, int64_t n, double momentum, double weight_decay,
                    dg_error *err);
 void dg__optim_step(dg__optim *o, float *params, const float *grads, double lr);
+
+/* Step number `step` (1-based; o->t + 1 for the next one) applied to the
+ * parameters [i0, i1) only, leaving o->t alone: threads sharing a step
+ * each apply their own range, then one of them counts it (o->t++). */
+void dg__optim_apply(const dg__optim *o, int64_t step, float *params, const float *grads, double lr,
+                     int64_t i0, int64_t i1);
+
 void dg__optim_free(dg__optim *o);
+
+/* The forward and backward passes shared among the `parts` threads of an
+ * OpenMP team, each thread calling with its own part = omp_get_thread_num()
+ * and parts = omp_get_num_threads(), and OpenBLAS at one thread. Part k
+ * owns the output units [u0, u1) of every layer (a contiguous, balanced
+ * slice): it computes those columns of each layer's outputs in the forward
+ * pass and of each input gradient, and those rows of dW and db, so that it
+ * packs only its own rows of W (splitting the batch's rows instead made
+ * every thread pack all of W: 1.47x on two threads instead of 1.6x).
+ * Barriers sit between the layers inside; the caller puts one between
+ * writing the batch X and the forward pass, and between the forward pass
+ * and writing dlogits, as every part reads all rows of both. With opt, the
+ * backward pass also applies optimizer step `step` at rate lr to the
+ * parameters whose gradient the part computed, each layer as soon as no
+ * part reads its weights (model->params then hold the stepped model when
+ * every part returns; the gradients stay in model->grads). With parts = 1
+ * both are the single-thread calls above. Every float is computed by the
+ * same thread and the same sgemm call shape whenever parts is the same, so
+ * results are deterministic for a thread count; across thread counts they
+ * differ in the last bits, because OpenBLAS picks its kernel (and so its
+ * summation order) by the shape. */
+void dg__mlp_forward_part(const dg_model *m, const float *X, int64_t B, dg__mlp_work *w, int part,
+                          int parts);
+void dg__mlp_backward_part(dg_model *m, const float *X, int64_t B, const float *dlogits,
+                           dg__mlp_work *w, int part, int parts, const dg__optim *opt, int64_t step,
+                           double lr);
 
 /* Learning rate for 0-based `epoch` of `epochs` under the schedule in opts
  * (constant, step: lr*step_gamma^(epoch/step_every), cosine: from lr down
