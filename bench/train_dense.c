@@ -184,7 +184,7 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
         z = dg__mlp_forward(model, xb, rows, &mw);
         t1 = bench_now();
         sec[FORWARD] += t1 - t0;
-        kb = (dg__kd_batch){rows, C, o->method == DG_CE ? 0 : M, z, yb, q, pres};
+        kb = (dg__kd_batch){rows, C, o->method == DG_CE ? 0 : M, z, yb, q, pres, NULL};
         bench_check(dg__kd_step(&kb, o, &kw, dz, &loss, w, &err), "kd step", err.msg);
         t0 = bench_now();
         sec[KD] += t0 - t1;

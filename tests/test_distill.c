@@ -5,6 +5,8 @@
 #include "check.h"
 #include "distill/distill.h"
 
+#include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,7 +50,7 @@ static void make_batch(batch *bt, uint64_t seed, double T)
 
 static dg__kd_batch view(batch *bt, int64_t B)
 {
-    dg__kd_batch v = {B, C_, M_, bt->z, bt->y, bt->q, bt->present};
+    dg__kd_batch v = {B, C_, M_, bt->z, bt->y, bt->q, bt->present, NULL};
 
     return v;
 }
@@ -153,7 +155,7 @@ static void fixed_weights(batch *bt, const dg_distill_opts *o, const double *bat
             memcpy(one.q + m * C_, bt->q + (m * B_ + b) * C_, sizeof(float) * C_);
             one.present[m] = bt->present[m * B_ + b];
         }
-        v = (dg__kd_batch){1, C_, M_, one.z, one.y, one.q, one.present};
+        v = (dg__kd_batch){1, C_, M_, one.z, one.y, one.q, one.present, NULL};
         CHECK(dg__kd_step(&v, o, &w, dz, &loss, row_w, NULL) == 0);
         for (int m = 0; m < M_; m++)
             A[m * B_ + b] = row_w[m];
@@ -371,7 +373,7 @@ static void test_kd_loss_matches_hand_computed_value(void)
     /* one row, z = (0, 0) so s = (1/2, 1/2); teacher q = (0.8, 0.2), T = 2:
      * L = T^2 KL(q || s) = 4 (0.8 ln 1.6 + 0.2 ln 0.4), dz = T (s - q) */
     float z[2] = {0, 0}, q[2] = {0.8f, 0.2f}, dz[2];
-    dg__kd_batch v = {1, 2, 1, z, NULL, q, NULL};
+    dg__kd_batch v = {1, 2, 1, z, NULL, q, NULL, NULL};
     dg_distill_opts o = opts_for(DG_AVG_LOSS, DG_AEKD_MEAN, 0, 2.0);
     dg__kd_work w;
     double loss, weight;
@@ -483,7 +485,7 @@ static void test_aekd_gives_less_weight_to_a_teacher_pulling_against_the_rest(vo
      * so teacher 3 gets the smallest weight; with cap = 1/M all are equal. */
     float z[C_] = {0, 0, 0}, dz[C_];
     float q[M_ * C_] = {0.40f, 0.30f, 0.30f, 0.42f, 0.29f, 0.29f, 0.10f, 0.45f, 0.45f};
-    dg__kd_batch v = {1, C_, M_, z, NULL, q, NULL};
+    dg__kd_batch v = {1, C_, M_, z, NULL, q, NULL, NULL};
     dg_distill_opts o = opts_for(DG_AEKD, DG_AEKD_MEAN, 0, 1.0);
     dg__kd_work w;
     double loss, a[M_];
@@ -497,6 +499,117 @@ static void test_aekd_gives_less_weight_to_a_teacher_pulling_against_the_rest(vo
     o.tolerance = 1.0 / M_;
     CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
     CHECK(a[0] == a[2]);
+    dg__kd_work_free(&w);
+}
+
+/* A larger batch (37 rows, some unlabelled, teachers abstaining here and
+ * there) for the step's two ways of being run: with the targets' sum
+ * q ln q given (the trainer caches it) and computed, and shared by a team
+ * of 2 or 3 threads against one. */
+enum { BT = 37, CT = 5, MT = 4 };
+
+static void make_big_batch(float *z, int32_t *y, float *q, unsigned char *present, double *qlogq)
+{
+    dg__rng r;
+    float logits[CT];
+
+    dg__rng_seed(&r, 77);
+    for (int i = 0; i < BT * CT; i++)
+        z[i] = (float)(2.0 * dg__rng_normal(&r));
+    for (int b = 0; b < BT; b++)
+        y[b] = b % 5 == 1 ? -1 : (int32_t)dg__rng_below(&r, CT);
+    for (int m = 0; m < MT; m++)
+        for (int b = 0; b < BT; b++) {
+            float *q_mb = q + (m * BT + b) * CT;
+
+            for (int c = 0; c < CT; c++)
+                logits[c] = (float)(3.0 * dg__rng_normal(&r));
+            dg__softmax_rows(logits, 1, CT, 2.0, q_mb);
+            present[m * BT + b] = !((m == 1 && b % 7 == 3) || (m == 3 && b < 5));
+            if (!present[m * BT + b])
+                memset(q_mb, 0, sizeof(float) * CT);
+            qlogq[m * BT + b] = 0.0;
+            for (int c = 0; c < CT; c++)
+                if (q_mb[c] > 0.0f)
+                    qlogq[m * BT + b] += q_mb[c] * log((double)q_mb[c]);
+        }
+}
+
+/* One step shared by `parts` threads (1: no team). */
+static int team_step(const dg__kd_batch *v, const dg_distill_opts *o, dg__kd_work *w, int parts,
+                     float *dz, double *loss, double *a, dg_error *err)
+{
+    int rc = 0;
+
+#pragma omp parallel num_threads(parts) if (parts > 1)
+    {
+        int got = dg__kd_step_part(v, o, w, dz, loss, a, err, omp_get_thread_num(),
+                                   omp_get_num_threads());
+
+        if (omp_get_thread_num() == 0)
+            rc = got;
+    }
+    return rc;
+}
+
+static void test_cached_qlogq_and_teams_give_the_same_step(void)
+{
+    static const dg_method methods[] = {DG_CE, DG_AVG_LOSS, DG_AVG_PROB, DG_AEKD};
+    float z[BT * CT], q[MT * BT * CT], dz1[BT * CT], dz2[BT * CT];
+    int32_t y[BT];
+    unsigned char present[MT * BT];
+    double qlogq[MT * BT];
+    dg__kd_work w;
+    dg_error err;
+
+    make_big_batch(z, y, q, present, qlogq);
+    CHECK(dg__kd_work_init_parts(&w, BT, CT, MT, 3, NULL) == 0);
+    for (int k = 0; k < 4; k++)
+        for (int g = 0; g < 3; g++)
+            for (int normalize = 0; normalize < 2; normalize++) {
+                dg_distill_opts o = opts_for(methods[k], (dg_aekd_grad)g, normalize, 2.0);
+                dg__kd_batch v = {BT, CT, k == 0 ? 0 : MT, z, y, q, present, NULL};
+                double loss1, loss2, a1[MT], a2[MT];
+                int far = 0;
+
+                CHECK(dg__kd_step(&v, &o, &w, dz1, &loss1, a1, NULL) == 0);
+                /* the cached sums: the same gradient, the same loss up to
+                 * rounding */
+                v.qlogq = qlogq;
+                CHECK(team_step(&v, &o, &w, 1, dz2, &loss2, a2, NULL) == 0);
+                CHECK(memcmp(dz1, dz2, sizeof dz1) == 0);
+                CHECK_NEAR(loss2, loss1, 1e-12 * (1.0 + fabs(loss1)));
+                /* teams: each row's gradient is its own, the batch's sums
+                 * and the AE-KD summaries are added in another order */
+                for (int parts = 2; parts <= 3; parts++) {
+                    CHECK(team_step(&v, &o, &w, parts, dz2, &loss2, a2, NULL) == 0);
+                    for (int i = 0; i < BT * CT; i++)
+                        far += fabsf(dz1[i] - dz2[i]) > 1e-6f * (1e-3f + fabsf(dz1[i]));
+                    for (int m = 0; m < v.M; m++)
+                        far += fabs(a1[m] - a2[m]) > 1e-9;
+                    CHECK_NEAR(loss2, loss1, 1e-10 * (1.0 + fabs(loss1)));
+                }
+                CHECK(far == 0);
+            }
+
+    /* a non-finite logit stops the step naming the first such row,
+     * whichever part holds it */
+    {
+        dg_distill_opts o = opts_for(DG_AEKD, DG_AEKD_FULL, 1, 2.0);
+        dg__kd_batch v = {BT, CT, MT, z, y, q, present, qlogq};
+        double loss, a[MT];
+
+        z[30 * CT + 2] = NAN;
+        for (int parts = 1; parts <= 3; parts++) {
+            CHECK(team_step(&v, &o, &w, parts, dz1, &loss, a, &err) == DG_ENUMERIC);
+            CHECK(strstr(err.msg, "row 31") != NULL);
+        }
+        z[3 * CT] = INFINITY;
+        for (int parts = 1; parts <= 3; parts++) {
+            CHECK(team_step(&v, &o, &w, parts, dz1, &loss, a, &err) == DG_ENUMERIC);
+            CHECK(strstr(err.msg, "row 4,") != NULL);
+        }
+    }
     dg__kd_work_free(&w);
 }
 
@@ -524,7 +637,7 @@ static void test_extreme_temperatures_and_certain_teachers_give_no_nan(void)
             for (int g = 0; g < 3; g++)
                 for (int normalize = 0; normalize < 2; normalize++) {
                     dg_distill_opts o = opts_for(methods[k], (dg_aekd_grad)g, normalize, temps[i]);
-                    dg__kd_batch v = {B_, C_, M_, z, y, q, present};
+                    dg__kd_batch v = {B_, C_, M_, z, y, q, present, NULL};
                     double loss = NAN, a[M_];
 
                     CHECK(dg__kd_step(&v, &o, &w, dz, &loss, a, NULL) == 0);
@@ -544,7 +657,7 @@ static void test_zero_gradient_teacher_under_normalisation_gives_no_nan(void)
     /* teacher 1 equals the student exactly: its gradient is zero */
     float z[C_] = {0, 0, 0}, dz[C_];
     float q[M_ * C_] = {1 / 3.0f, 1 / 3.0f, 1 / 3.0f, 0.5f, 0.3f, 0.2f, 0.2f, 0.3f, 0.5f};
-    dg__kd_batch v = {1, C_, M_, z, NULL, q, NULL};
+    dg__kd_batch v = {1, C_, M_, z, NULL, q, NULL, NULL};
     dg_distill_opts o = opts_for(DG_AEKD, DG_AEKD_MEAN, 1, 1.0);
     dg__kd_work w;
     double loss, a[M_];
@@ -724,7 +837,7 @@ static void test_prior_sets_the_weights_where_teachers_do_not_conflict(void)
     const double prior[M_] = {1.0, 2.0, 3.0};
     float z[M_ * C_] = {0}, q[M_ * M_ * C_] = {0}, dz[M_ * C_];
     unsigned char present[M_ * M_] = {0};
-    dg__kd_batch v = {M_, C_, M_, z, NULL, q, present};
+    dg__kd_batch v = {M_, C_, M_, z, NULL, q, present, NULL};
     dg__kd_work w;
     double loss, a[M_];
 
@@ -797,6 +910,7 @@ int main(void)
     RUN(test_aekd_weights_solve_the_qp_on_the_chosen_summaries);
     RUN(test_teacher_absent_from_the_whole_batch_gets_no_weight);
     RUN(test_aekd_gives_less_weight_to_a_teacher_pulling_against_the_rest);
+    RUN(test_cached_qlogq_and_teams_give_the_same_step);
     RUN(test_extreme_temperatures_and_certain_teachers_give_no_nan);
     RUN(test_zero_gradient_teacher_under_normalisation_gives_no_nan);
     RUN(test_softening_keeps_zeros_and_matches_root_of_p);

@@ -24,19 +24,33 @@ typedef struct dg__kd_batch {
     const int32_t *y;             /* (B) gold labels, -1 where none; NULL: none */
     const float *q;               /* (M, B, C) softened teacher targets */
     const unsigned char *present; /* (M, B) or NULL: all present */
+    const double *qlogq;          /* (M, B) sum_c q ln q of each target, or NULL:
+                                   * computed (the trainer caches it per run, so
+                                   * the KL needs no log of the targets) */
 } dg__kd_batch;
 
-/* Scratch sized for (M, B, C) once per run, so batches do not allocate. */
+/* What one thread of a team sharing a step keeps apart (loss.c). */
+typedef struct dg__kd_part dg__kd_part;
+
+/* Scratch sized for (M, B, C) and up to `parts` threads once per run, so
+ * batches do not allocate. */
 typedef struct dg__kd_work {
     int64_t B;
-    int C, M;
-    double *G;        /* (M, M) Gram matrix */
+    int C, M, parts;
+    double *G;        /* (M, M) Gram matrix of the kept teachers */
+    double *G_all;    /* (M, M) Gram matrix of all teachers */
     double *g;        /* (M, B*C) per-teacher gradient summaries */
     double *a;        /* (M) weights */
-    double *scratch;  /* solver and per-example workspace */
+    double *s, *logs; /* (B, C) the softened student and its log */
+    double *divisor;  /* (M) */
+    double *qp_work;  /* DG__QP_WORK(M) */
+    dg__kd_part *part; /* (parts) */
+    int rc;           /* the step's status, shared by the team */
 } dg__kd_work;
 
 int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err);
+/* The same for steps shared by up to `parts` threads (dg__kd_step_part). */
+int dg__kd_work_init_parts(dg__kd_work *w, int64_t B, int C, int M, int parts, dg_error *err);
 void dg__kd_work_free(dg__kd_work *w);
 
 /* The student loss on one batch under opts->method:
@@ -50,6 +64,17 @@ void dg__kd_work_free(dg__kd_work *w);
  * (the QP can only fail on bad options, which dg_distill checks first). */
 int dg__kd_step(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
                 double *loss, double *weights, dg_error *err);
+
+/* The same step shared by the `parts` threads of an OpenMP team (parts <=
+ * the work's), each calling with its part = omp_get_thread_num(): each
+ * takes a contiguous slice of the rows; one solves the batch's QP and
+ * sums the parts' losses in part order, so results are deterministic for
+ * a thread count. Barriers inside; every thread returns the same status,
+ * and *loss, weights and err (shared) are written by part 0 and read by
+ * all once it returns. With parts = 1 this is dg__kd_step. */
+int dg__kd_step_part(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w,
+                     float *dz, double *loss, double *weights, dg_error *err, int part,
+                     int parts);
 
 /* Doubles of workspace dg__qp_solve needs for M teachers. */
 #define DG__QP_WORK(M) (2 * (size_t)(M) * (size_t)(M) + 4 * (size_t)(M))

@@ -8,6 +8,7 @@
  */
 #include "distill/distill.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,45 +16,103 @@
 /* A cap this close below 1/M is taken as 1/M, as in qp.c. */
 #define CAP_SLACK 1e-12
 
-/* Doubles of dg__kd_work.scratch: the softened student and its log
- * (B, C) each, three C-vectors for one row, three M-vectors, the QP's own. */
-static size_t scratch_doubles(int64_t B, int C, int M)
+/* What one thread of a team keeps apart: its row scratch, its partial
+ * sums, and its first error. */
+struct dg__kd_part {
+    double *row;       /* dz, q, grad (C each), divisor, weights (M each) */
+    double *g_row;     /* (M, C) per-example summaries */
+    double *qp_work;   /* DG__QP_WORK(M) */
+    double *g_mean;    /* (M, C) partial sums of the batch-mean summaries */
+    int64_t *answered; /* (M) rows each teacher answered in this part */
+    double *a_sum;     /* (M) per-example weights summed over the part's rows */
+    double *G, *G_all; /* (M, M) each, for the per-example solves */
+    double ce, kd;
+    int64_t rows_weighed;
+    int rc;
+    dg_error err;
+};
+
+static void part_free(dg__kd_part *p)
 {
-    return 2 * (size_t)B * (size_t)C + 3 * (size_t)C + 3 * (size_t)M + DG__QP_WORK(M);
+    free(p->row);
+    free(p->g_row);
+    free(p->qp_work);
+    free(p->g_mean);
+    free(p->answered);
+    free(p->a_sum);
+    free(p->G);
+    free(p->G_all);
 }
 
-int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err)
+int dg__kd_work_init_parts(dg__kd_work *w, int64_t B, int C, int M, int parts, dg_error *err)
 {
-    int Ma = M > 0 ? M : 1;
+    size_t Ma = M > 0 ? (size_t)M : 1;
 
     memset(w, 0, sizeof *w);
-    if (B < 1 || C < 1 || M < 0)
+    if (B < 1 || C < 1 || M < 0 || parts < 1)
         return dg__fail(err, DG_EINVAL,
-                        "distillation work: need B >= 1, C >= 1, M >= 0, got %lld, %d, %d",
-                        (long long)B, C, M);
+                        "distillation work: need B >= 1, C >= 1, M >= 0, parts >= 1, got "
+                        "%lld, %d, %d, %d",
+                        (long long)B, C, M, parts);
     if ((uint64_t)B > SIZE_MAX / 4 / (uint64_t)C / (uint64_t)Ma / sizeof(double))
         return dg__fail(err, DG_ENOMEM, "distillation work: %lld x %d x %d overflows memory",
                         (long long)B, C, M);
     w->B = B;
     w->C = C;
     w->M = M;
-    w->G = dg__alloc((size_t)Ma * (size_t)Ma, sizeof(double), 1, err);
-    w->g = dg__alloc((size_t)Ma * (size_t)B * (size_t)C, sizeof(double), 1, err);
-    w->a = dg__alloc((size_t)Ma, sizeof(double), 1, err);
-    w->scratch = dg__alloc(scratch_doubles(B, C, Ma), sizeof(double), 1, err);
-    if (!w->G || !w->g || !w->a || !w->scratch) {
+    w->parts = parts;
+    w->G = dg__alloc(Ma * Ma, sizeof(double), 1, err);
+    w->G_all = dg__alloc(Ma * Ma, sizeof(double), 1, err);
+    w->g = dg__alloc(Ma * (size_t)B * (size_t)C, sizeof(double), 1, err);
+    w->a = dg__alloc(Ma, sizeof(double), 1, err);
+    w->s = dg__alloc((size_t)B * (size_t)C, sizeof(double), 1, err);
+    w->logs = dg__alloc((size_t)B * (size_t)C, sizeof(double), 1, err);
+    w->divisor = dg__alloc(Ma, sizeof(double), 1, err);
+    w->qp_work = dg__alloc(DG__QP_WORK(Ma), sizeof(double), 1, err);
+    w->part = dg__alloc((size_t)parts, sizeof *w->part, 1, err);
+    if (!w->G || !w->G_all || !w->g || !w->a || !w->s || !w->logs || !w->divisor ||
+        !w->qp_work || !w->part) {
         dg__kd_work_free(w);
         return DG_ENOMEM;
+    }
+    for (int k = 0; k < parts; k++) {
+        dg__kd_part *p = &w->part[k];
+
+        p->row = dg__alloc(3 * (size_t)C + 2 * Ma, sizeof(double), 1, err);
+        p->g_row = dg__alloc(Ma * (size_t)C, sizeof(double), 1, err);
+        p->qp_work = dg__alloc(DG__QP_WORK(Ma), sizeof(double), 1, err);
+        p->g_mean = dg__alloc(Ma * (size_t)C, sizeof(double), 1, err);
+        p->answered = dg__alloc(Ma, sizeof(int64_t), 1, err);
+        p->a_sum = dg__alloc(Ma, sizeof(double), 1, err);
+        p->G = dg__alloc(Ma * Ma, sizeof(double), 1, err);
+        p->G_all = dg__alloc(Ma * Ma, sizeof(double), 1, err);
+        if (!p->row || !p->g_row || !p->qp_work || !p->g_mean || !p->answered || !p->a_sum ||
+            !p->G || !p->G_all) {
+            dg__kd_work_free(w);
+            return DG_ENOMEM;
+        }
     }
     return 0;
 }
 
+int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err)
+{
+    return dg__kd_work_init_parts(w, B, C, M, 1, err);
+}
+
 void dg__kd_work_free(dg__kd_work *w)
 {
+    for (int k = 0; w->part && k < w->parts; k++)
+        part_free(&w->part[k]);
+    free(w->part);
     free(w->G);
+    free(w->G_all);
     free(w->g);
     free(w->a);
-    free(w->scratch);
+    free(w->s);
+    free(w->logs);
+    free(w->divisor);
+    free(w->qp_work);
     memset(w, 0, sizeof *w);
 }
 
@@ -78,17 +137,29 @@ static void kd_grad_row(const double *s_b, const float *qf, const double *qd, in
 }
 
 /* As kd_grad_row, and returns KL(q_b || s_b) with 0 log 0 = 0, from the
- * student's log logs_b (C). */
+ * student's log logs_b (C). qlogq, when not NULL, points at sum_c q ln q
+ * for this target, saving its C logs: KL = qlogq - sum_c q logs. */
 static double kl_row(const double *s_b, const double *logs_b, const float *qf, const double *qd,
-                     int C, double *grad_b)
+                     const double *qlogq, int C, double *grad_b)
 {
     double kl = 0.0;
 
-    for (int c = 0; c < C; c++) {
-        double q = qf ? (double)qf[c] : qd[c];
+    if (qlogq) {
+        double cross = 0.0;
 
-        if (q > 0.0)
-            kl += q * (log(q) - logs_b[c]);
+        for (int c = 0; c < C; c++) {
+            double q = qf ? (double)qf[c] : qd[c];
+
+            cross += q > 0.0 ? q * logs_b[c] : 0.0;
+        }
+        kl = *qlogq - cross;
+    } else {
+        for (int c = 0; c < C; c++) {
+            double q = qf ? (double)qf[c] : qd[c];
+
+            if (q > 0.0)
+                kl += q * (log(q) - logs_b[c]);
+        }
     }
     kd_grad_row(s_b, qf, qd, C, grad_b);
     return kl;
@@ -106,7 +177,8 @@ static double kl_row(const double *s_b, const double *logs_b, const float *qf, c
  * prior folded into the divisor); 0 for teachers left out,
  * uniform when all are. G holds (K, K) for the K kept teachers. */
 static int weigh(const double *g, int M, int64_t len, const double *divisor, int rescale,
-                 double cap, double *G, double *qp_work, double *a, dg_error *err)
+                 double cap, double *G, double *G_all, double *qp_work, double *a,
+                 dg_error *err)
 {
     int K = 0, rc;
     double sum = 0.0;
@@ -119,18 +191,19 @@ static int weigh(const double *g, int M, int64_t len, const double *divisor, int
         return 0;
     }
 
-    /* pass 1: Gram of the kept (scaled) summaries, compacted to K x K */
+    /* pass 1: Gram of all summaries (its lower half) through BLAS, then of
+     * the kept ones scaled, compacted to K x K */
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, M, (blasint)len, 1.0, g, (blasint)len,
+                0.0, G_all, M);
     for (int i = 0, ki = 0; i < M; i++) {
         if (!(divisor[i] > 0.0))
             continue;
         for (int j = 0, kj = 0; j <= i; j++) {
-            double dot = 0.0;
+            double dot;
 
             if (!(divisor[j] > 0.0))
                 continue;
-            for (int64_t e = 0; e < len; e++)
-                dot += g[i * len + e] * g[j * len + e];
-            dot /= divisor[i] * divisor[j];
+            dot = G_all[i * M + j] / (divisor[i] * divisor[j]);
             G[ki * K + kj] = dot;
             G[kj * K + ki] = dot;
             kj++;
@@ -172,12 +245,13 @@ static double norm(const double *x, int64_t n)
  * The batch step
  */
 
-/* The softened student s = softmax(z / T) and log s, (B, C) each, in
- * double from a stable log-softmax. */
-static int soften_student(const float *z, int64_t B, int C, double T, double *s, double *logs,
-                          dg_error *err)
+/* Rows [r0, r1) of z: each must be finite; with `soften`, also the
+ * softened student s = softmax(z / T) and log s, in double from a stable
+ * log-softmax (the CE-only method needs neither). */
+static int soften_student(const float *z, int64_t r0, int64_t r1, int C, double T, int soften,
+                          double *s, double *logs, dg_error *err)
 {
-    for (int64_t b = 0; b < B; b++) {
+    for (int64_t b = r0; b < r1; b++) {
         const float *z_b = z + b * C;
         double max = -INFINITY, sum = 0.0, log_norm;
 
@@ -188,6 +262,8 @@ static int soften_student(const float *z, int64_t B, int C, double T, double *s,
                                 (long long)b + 1, c, (double)z_b[c]);
             max = fmax(max, z_b[c] / T);
         }
+        if (!soften)
+            continue;
         for (int c = 0; c < C; c++)
             sum += exp(z_b[c] / T - max);
         log_norm = max + log(sum);
@@ -204,64 +280,90 @@ static int is_present(const dg__kd_batch *bt, int m, int64_t b)
     return !bt->present || bt->present[m * bt->B + b];
 }
 
-/* AE-KD's batch-level summaries for DG_AEKD_MEAN (C per teacher) and
- * DG_AEKD_FULL (B*C per teacher) into w->g, then the weights into w->a.
- * Only rows a teacher answered enter its summary. */
-static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
-                              const double *s, double *grad_b, double *divisor,
-                              double *qp_work, dg_error *err)
+/* AE-KD's batch-level summaries, the part over rows [r0, r1): for
+ * DG_AEKD_FULL the rows' entries of w->g (B*C per teacher); for
+ * DG_AEKD_MEAN the part's sums over its rows (C per teacher). Only rows a
+ * teacher answered enter its summary; p->answered counts them. */
+static void aekd_summaries_part(const dg__kd_batch *bt, const dg_distill_opts *o,
+                                dg__kd_work *w, int64_t r0, int64_t r1, dg__kd_part *p)
 {
-    int64_t B = bt->B, len = o->aekd_grad == DG_AEKD_FULL ? B * bt->C : bt->C;
-    int C = bt->C, M = bt->M;
-    double coef = o->temperature / (double)B;
+    int64_t B = bt->B;
+    int C = bt->C, M = bt->M, full = o->aekd_grad == DG_AEKD_FULL;
+    double coef = o->temperature / (double)B, *grad_b = p->row + 2 * C;
 
     for (int m = 0; m < M; m++) {
-        double *g_m = w->g + m * len;
-        int64_t answered = 0;
+        double *g_m = full ? w->g + m * B * C : p->g_mean + m * C;
 
-        memset(g_m, 0, sizeof(double) * (size_t)len);
-        for (int64_t b = 0; b < B; b++) {
-            const float *q_mb = bt->q + (m * B + b) * C;
-
+        p->answered[m] = 0;
+        if (full)
+            memset(g_m + r0 * C, 0, sizeof(double) * (size_t)((r1 - r0) * C));
+        else
+            memset(g_m, 0, sizeof(double) * (size_t)C);
+        for (int64_t b = r0; b < r1; b++) {
             if (!is_present(bt, m, b))
                 continue;
-            answered++;
-            kd_grad_row(s + b * C, q_mb, NULL, C, grad_b);
+            p->answered[m]++;
+            kd_grad_row(w->s + b * C, bt->q + (m * B + b) * C, NULL, C, grad_b);
             for (int c = 0; c < C; c++) {
-                if (o->aekd_grad == DG_AEKD_FULL)
+                if (full)
                     g_m[b * C + c] = coef * grad_b[c];
                 else
                     g_m[c] += coef * grad_b[c];
             }
         }
-        /* the mean over the rows this teacher answered: one that abstained
-         * on some rows must not look shorter, and so more agreeable, to the
-         * min-norm solve */
-        if (o->aekd_grad != DG_AEKD_FULL && answered > 0)
-            for (int c = 0; c < C; c++)
-                g_m[c] /= (double)answered;
-        divisor[m] = !answered ? 0.0 : o->aekd_normalize ? norm(g_m, len) : 1.0;
-        if (o->teacher_prior)
-            divisor[m] *= o->teacher_prior[m];
     }
-    return weigh(w->g, M, len, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance,
-                 w->G, qp_work, w->a, err);
 }
 
-/* AE-KD per example: the weights of row b from its own C-vectors, into a. */
-static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
-                            int64_t b, const double *s_b, double *divisor, double *qp_work,
-                            double *a, dg_error *err)
+/* AE-KD's batch weights from the parts' summaries, into w->a. */
+static int aekd_batch_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
+                              int parts, dg_error *err)
+{
+    int64_t len = o->aekd_grad == DG_AEKD_FULL ? bt->B * bt->C : bt->C;
+    int C = bt->C, M = bt->M;
+
+    for (int m = 0; m < M; m++) {
+        double *g_m = w->g + m * len;
+        int64_t answered = 0;
+
+        for (int k = 0; k < parts; k++)
+            answered += w->part[k].answered[m];
+        if (o->aekd_grad != DG_AEKD_FULL) {
+            /* the mean over the rows this teacher answered (parts summed in
+             * order): one that abstained on some rows must not look
+             * shorter, and so more agreeable, to the min-norm solve */
+            for (int c = 0; c < C; c++) {
+                g_m[c] = 0.0;
+                for (int k = 0; k < parts; k++)
+                    g_m[c] += w->part[k].g_mean[m * C + c];
+                if (answered > 0)
+                    g_m[c] /= (double)answered;
+            }
+        }
+        w->divisor[m] = !answered ? 0.0 : o->aekd_normalize ? norm(g_m, len) : 1.0;
+        if (o->teacher_prior)
+            w->divisor[m] *= o->teacher_prior[m];
+    }
+    return weigh(w->g, M, len, w->divisor, o->aekd_normalize || o->teacher_prior, o->tolerance,
+                 w->G, w->G_all, w->qp_work, w->a, err);
+}
+
+/* AE-KD per example: the weights of row b from its own C-vectors, into a,
+ * with the part's scratch. */
+static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, int64_t b,
+                            const double *s_b, dg__kd_part *p, double *divisor, double *a,
+                            dg_error *err)
 {
     int C = bt->C, M = bt->M;
     double coef = o->temperature / (double)bt->B;
 
     for (int m = 0; m < M; m++) {
-        double *g_m = w->g + m * C;
+        double *g_m = p->g_row + m * C;
 
         divisor[m] = 0.0;
-        if (!is_present(bt, m, b))
+        if (!is_present(bt, m, b)) {
+            memset(g_m, 0, sizeof(double) * (size_t)C);
             continue;
+        }
         kd_grad_row(s_b, bt->q + (m * bt->B + b) * C, NULL, C, g_m);
         for (int c = 0; c < C; c++)
             g_m[c] *= coef;
@@ -269,14 +371,17 @@ static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, dg
         if (o->teacher_prior)
             divisor[m] *= o->teacher_prior[m];
     }
-    return weigh(w->g, M, C, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance, w->G,
-                 qp_work, a, err);
+    return weigh(p->g_row, M, C, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance,
+                 p->G, p->G_all, p->qp_work, a, err);
 }
 
 /* Checks the batch against the work's sizes and the options. */
 static int check_step(const dg__kd_batch *bt, const dg_distill_opts *o, const dg__kd_work *w,
-                      dg_error *err)
+                      int parts, dg_error *err)
 {
+    if (parts < 1 || parts > w->parts)
+        return dg__fail(err, DG_EINVAL, "distillation step in %d parts, work sized for %d",
+                        parts, w->parts);
     if (bt->B < 1 || bt->B > w->B || bt->C != w->C || bt->M < 0 || bt->M > w->M)
         return dg__fail(err, DG_EINVAL,
                         "distillation batch of B = %lld, C = %d, M = %d does not fit work "
@@ -301,47 +406,34 @@ static int check_step(const dg__kd_batch *bt, const dg_distill_opts *o, const dg
     return 0;
 }
 
-int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
-                double *loss, double *weights, dg_error *err)
+/* The first failing part's status, its error copied to err; 0 if none.
+ * Parts take rows in order, so this is the first failing row's. */
+static int first_failure(const dg__kd_work *w, int parts, dg_error *err)
 {
-    int64_t B = bt->B, rows_weighed = 0;
+    for (int k = 0; k < parts; k++)
+        if (w->part[k].rc != 0) {
+            if (err)
+                *err = w->part[k].err;
+            return w->part[k].rc;
+        }
+    return 0;
+}
+
+/* Pass 3 over rows [r0, r1): CE at temperature 1, then the KD terms at T,
+ * into dz and the part's sums. */
+static int loss_rows(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w,
+                     int64_t r0, int64_t r1, float *dz, dg__kd_part *p)
+{
+    int64_t B = bt->B;
     int C = bt->C, M = bt->M, rc;
     dg_method method = opts->method;
     int per_example = method == DG_AEKD && opts->aekd_grad == DG_AEKD_PER_EXAMPLE;
-    double T = opts->temperature, coef = T / (double)B, ce = 0.0, kd = 0.0, prior_sum = 0.0;
-    double *s, *logs, *dz_row, *q_row, *grad_row, *divisor, *row_a, *a_sum, *qp_work;
+    double T = opts->temperature, coef = T / (double)B;
+    double *dz_row = p->row, *q_row = dz_row + C, *grad_row = q_row + C;
+    double *divisor = grad_row + C, *row_a = divisor + M;
 
-    if ((rc = check_step(bt, opts, w, err)) != 0)
-        return rc;
-    s = w->scratch;
-    logs = s + B * C;
-    dz_row = logs + B * C;
-    q_row = dz_row + C;
-    grad_row = q_row + C;
-    divisor = grad_row + C;
-    row_a = divisor + w->M;
-    a_sum = row_a + w->M;
-    qp_work = a_sum + w->M;
-
-    /* pass 1: the softened student */
-    if ((rc = soften_student(bt->z, B, C, T, s, logs, err)) != 0)
-        return rc;
-
-    /* pass 2: the batch's teacher weights (per-example ones come per row) */
-    for (int m = 0; m < M; m++) {
-        w->a[m] = method == DG_CE ? 0.0 : opts->teacher_prior ? opts->teacher_prior[m] : 1.0;
-        prior_sum += w->a[m];
-        a_sum[m] = 0.0;
-    }
-    for (int m = 0; m < M; m++)
-        w->a[m] = prior_sum > 0.0 ? w->a[m] / prior_sum : 0.0;
-    if (method == DG_AEKD && !per_example &&
-        (rc = aekd_batch_weights(bt, opts, w, s, grad_row, divisor, qp_work, err)) != 0)
-        return rc;
-
-    /* pass 3: row by row, CE at temperature 1, then the KD terms at T */
-    for (int64_t b = 0; b < B; b++) {
-        const double *s_b = s + b * C, *logs_b = logs + b * C, *a = w->a;
+    for (int64_t b = r0; b < r1; b++) {
+        const double *s_b = w->s + b * C, *logs_b = w->logs + b * C, *a = w->a;
         int32_t y_b = bt->y ? bt->y[b] : -1;
         int n_present = 0;
 
@@ -355,7 +447,7 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
             for (int c = 0; c < C; c++)
                 sum += exp(z_b[c] - max);
             log_norm = max + log(sum);
-            ce += log_norm - z_b[y_b];
+            p->ce += log_norm - z_b[y_b];
             for (int c = 0; c < C; c++)
                 dz_row[c] = opts->gamma * (exp(z_b[c] - log_norm) - (c == y_b)) / (double)B;
         }
@@ -378,18 +470,19 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
             for (int c = 0; c < C; c++)
                 q_row[c] = share > 0.0 ? q_row[c] / share : 0.0;
             if (share > 0.0) {
-                kd += T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, C, grad_row);
+                p->kd +=
+                    T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, NULL, C, grad_row);
                 for (int c = 0; c < C; c++)
                     dz_row[c] += opts->alpha * coef * grad_row[c];
             }
         } else if (method != DG_CE && n_present) {
             if (per_example) {
-                rc = aekd_row_weights(bt, opts, w, b, s_b, divisor, qp_work, row_a, err);
+                rc = aekd_row_weights(bt, opts, b, s_b, p, divisor, row_a, &p->err);
                 if (rc != 0)
                     return rc;
                 for (int m = 0; m < M; m++)
-                    a_sum[m] += row_a[m];
-                rows_weighed++;
+                    p->a_sum[m] += row_a[m];
+                p->rows_weighed++;
                 a = row_a;
             }
             for (int m = 0; m < M; m++) {
@@ -397,8 +490,9 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
 
                 if (!is_present(bt, m, b))
                     continue;
-                kl = kl_row(s_b, logs_b, bt->q + (m * B + b) * C, NULL, C, grad_row);
-                kd += a[m] * (T * T / (double)B) * kl;
+                kl = kl_row(s_b, logs_b, bt->q + (m * B + b) * C, NULL,
+                            bt->qlogq ? bt->qlogq + m * B + b : NULL, C, grad_row);
+                p->kd += a[m] * (T * T / (double)B) * kl;
                 for (int c = 0; c < C; c++)
                     dz_row[c] += opts->alpha * a[m] * coef * grad_row[c];
             }
@@ -406,11 +500,97 @@ int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work
         for (int c = 0; c < C; c++)
             dz[b * C + c] = (float)dz_row[c];
     }
-
-    /* pass 4: the loss and the weights to report */
-    *loss = opts->alpha * kd + opts->gamma * ce / (double)B;
-    for (int m = 0; m < M; m++)
-        weights[m] = !per_example ? w->a[m] : rows_weighed ? a_sum[m] / (double)rows_weighed
-                                                           : 1.0 / M;
     return 0;
+}
+
+/* A barrier among the team, when there is one. */
+#define TEAM_BARRIER(parts)                                                                        \
+    do {                                                                                           \
+        if ((parts) > 1) {                                                                         \
+            _Pragma("omp barrier")                                                                 \
+        }                                                                                          \
+    } while (0)
+
+int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w,
+                     float *dz, double *loss, double *weights, dg_error *err, int part, int parts)
+{
+    int64_t B = bt->B, r0 = B * part / parts, r1 = B * (part + 1) / parts;
+    int M = bt->M, rc;
+    dg_method method = opts->method;
+    int per_example = method == DG_AEKD && opts->aekd_grad == DG_AEKD_PER_EXAMPLE;
+    dg__kd_part *p;
+
+    /* every part checks the same things and returns the same status */
+    if ((rc = check_step(bt, opts, w, parts, part == 0 ? err : NULL)) != 0)
+        return rc;
+    p = &w->part[part];
+    p->rc = 0;
+    p->ce = p->kd = 0.0;
+    p->rows_weighed = 0;
+    for (int m = 0; m < M; m++)
+        p->a_sum[m] = 0.0;
+
+    /* pass 1: the softened student, each part its rows; a non-finite
+     * logit stops the step, the first one named whatever the parts */
+    p->rc = soften_student(bt->z, r0, r1, bt->C, opts->temperature, method != DG_CE, w->s,
+                           w->logs, &p->err);
+
+    /* pass 2: the batch's teacher weights (per-example ones come per row):
+     * the prior, then for AE-KD the summaries by parts and one solve */
+    if (part == 0) {
+        double prior_sum = 0.0;
+
+        for (int m = 0; m < M; m++) {
+            w->a[m] =
+                method == DG_CE ? 0.0 : opts->teacher_prior ? opts->teacher_prior[m] : 1.0;
+            prior_sum += w->a[m];
+        }
+        for (int m = 0; m < M; m++)
+            w->a[m] = prior_sum > 0.0 ? w->a[m] / prior_sum : 0.0;
+    }
+    if (method == DG_AEKD && !per_example && p->rc == 0)
+        aekd_summaries_part(bt, opts, w, r0, r1, p);
+    TEAM_BARRIER(parts);
+    if (part == 0) {
+        w->rc = first_failure(w, parts, err);
+        if (w->rc == 0 && method == DG_AEKD && !per_example)
+            w->rc = aekd_batch_weights(bt, opts, w, parts, err);
+    }
+    TEAM_BARRIER(parts);
+    if ((rc = w->rc) != 0)
+        return rc;
+
+    /* pass 3: row by row, the loss and its gradient */
+    p->rc = loss_rows(bt, opts, w, r0, r1, dz, p);
+    TEAM_BARRIER(parts);
+
+    /* pass 4: the loss and the weights to report, the parts summed in order */
+    if (part == 0 && (w->rc = first_failure(w, parts, err)) == 0) {
+        double ce = 0.0, kd = 0.0;
+        int64_t rows_weighed = 0;
+
+        for (int k = 0; k < parts; k++) {
+            ce += w->part[k].ce;
+            kd += w->part[k].kd;
+            rows_weighed += w->part[k].rows_weighed;
+        }
+        *loss = opts->alpha * kd + opts->gamma * ce / (double)B;
+        for (int m = 0; m < M; m++) {
+            double a_sum = 0.0;
+
+            for (int k = 0; k < parts; k++)
+                a_sum += w->part[k].a_sum[m];
+            weights[m] = !per_example ? w->a[m]
+                         : rows_weighed ? a_sum / (double)rows_weighed
+                                        : 1.0 / M;
+        }
+    }
+    TEAM_BARRIER(parts);
+    return w->rc;
+}
+
+int dg__kd_step(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
+                double *loss, double *weights, dg_error *err)
+{
+    return dg__kd_step_part(bt, opts, w, dz, loss, weights, err, 0, 1);
 }

@@ -354,7 +354,9 @@ typedef struct train_bufs {
     double *w;             /* (M) batch weights */
     double *wsum;          /* (M) epoch weight sums */
     int64_t *order;        /* (n_rows) */
+    double *hq;            /* (M, B) sum_c q ln q of each target in the batch */
     float *qcache;         /* (M, N, C) every row's softened targets, made once */
+    double *hcache;        /* (M, N) their sum_c q ln q, made once */
     unsigned char *pcache; /* (M, N) whether teacher m answered row n */
 } train_bufs;
 
@@ -370,28 +372,33 @@ static void bufs_free(train_bufs *b)
     free(b->w);
     free(b->wsum);
     free(b->order);
+    free(b->hq);
     free(b->qcache);
+    free(b->hcache);
     free(b->pcache);
     memset(b, 0, sizeof *b);
 }
 
 static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int C, int M,
-                     int64_t n_rows, dg_error *err)
+                     int64_t n_rows, int parts, dg_error *err)
 {
     int Mq = M > 0 ? M : 1;
 
     memset(b, 0, sizeof *b);
-    if (dg__mlp_work_init(&b->mlp, m, B, err) != 0 || dg__kd_work_init(&b->kd, B, C, Mq, err) != 0)
+    if (dg__mlp_work_init(&b->mlp, m, B, err) != 0 ||
+        dg__kd_work_init_parts(&b->kd, B, C, Mq, parts, err) != 0)
         return err ? err->code : DG_ENOMEM;
     b->xb = dg__alloc((size_t)(B * D), sizeof(float), 0, err);
     b->yb = dg__alloc((size_t)B, sizeof(int32_t), 0, err);
     b->q = dg__alloc((size_t)(Mq * B * C), sizeof(float), 1, err);
     b->pres = dg__alloc((size_t)(Mq * B), 1, 1, err);
+    b->hq = dg__alloc((size_t)(Mq * B), sizeof(double), 1, err);
     b->dz = dg__alloc((size_t)(B * C), sizeof(float), 0, err);
     b->w = dg__alloc((size_t)Mq, sizeof(double), 1, err);
     b->wsum = dg__alloc((size_t)Mq, sizeof(double), 1, err);
     b->order = dg__alloc((size_t)n_rows, sizeof(int64_t), 0, err);
-    if (!b->xb || !b->yb || !b->q || !b->pres || !b->dz || !b->w || !b->wsum || !b->order)
+    if (!b->xb || !b->yb || !b->q || !b->pres || !b->hq || !b->dz || !b->w || !b->wsum ||
+        !b->order)
         return DG_ENOMEM;
     return 0;
 }
@@ -399,15 +406,16 @@ static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int
 /* Softens every teacher's outputs once for the run, instead of once per
  * batch per epoch: the exp per element dominated small students' steps
  * (36% of a 784-128-10 AE-KD step with 20 teachers). Costs M x N x C floats,
- * as much as the teachers' own outputs. */
+ * as much as the teachers' own outputs, and M x N doubles. */
 static int cache_targets(train_bufs *b, const dg_teachers *t, int M, double T, dg_error *err)
 {
     int64_t N = t->N, C = t->C;
     int64_t *all = dg__alloc((size_t)N, sizeof(int64_t), 0, err);
 
     b->qcache = dg__alloc((size_t)(M * N * C), sizeof(float), 0, err);
+    b->hcache = dg__alloc((size_t)(M * N), sizeof(double), 0, err);
     b->pcache = dg__alloc((size_t)(M * N), 1, 0, err);
-    if (!all || !b->qcache || !b->pcache) {
+    if (!all || !b->qcache || !b->hcache || !b->pcache) {
         free(all);
         return DG_ENOMEM;
     }
@@ -415,6 +423,16 @@ static int cache_targets(train_bufs *b, const dg_teachers *t, int M, double T, d
         all[n] = n;
     for (int m = 0; m < M; m++)
         dg__teacher_soften(t, m, all, N, T, b->qcache + m * N * C, b->pcache + m * N);
+    /* and each target's sum q ln q, the part of its KL that does not
+     * change with the student: each batch's KL then takes no log */
+    for (int64_t i = 0; i < M * N; i++) {
+        const float *q = b->qcache + i * C;
+        double h = 0.0;
+
+        for (int64_t c = 0; c < C; c++)
+            h += q[c] > 0.0f ? (double)q[c] * log((double)q[c]) : 0.0;
+        b->hcache[i] = h;
+    }
     free(all);
     return 0;
 }
@@ -504,7 +522,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     fpu = dg__flush_subnormals_begin();
 
     memset(&opt, 0, sizeof opt);
-    if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, err)) != 0 ||
+    if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, team, err)) != 0 ||
         (M > 0 && (rc = cache_targets(&b, t, M, o->temperature, err)) != 0) ||
         (rc = dg__optim_init(&opt, o->optimizer, model->n_params, o->momentum, o->weight_decay,
                              err)) != 0)
@@ -559,10 +577,10 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
             int kd_rc;
 
             /* passes 2-3, shared among the run's threads: each gathers its
-             * own rows of the batch; the forward pass and the backward pass
-             * with the optimizer step are split as dg__mlp_forward_part
-             * and dg__mlp_backward_part say; one thread computes the
-             * weighting and the loss gradient. */
+             * own rows of the batch; the forward pass, the loss gradient and
+             * the backward pass with the optimizer step are split as
+             * dg__mlp_forward_part, dg__kd_step_part and
+             * dg__mlp_backward_part say. */
             kb.B = rows;
             kb.C = C;
             kb.M = M;
@@ -570,11 +588,12 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
             kb.y = b.yb;
             kb.q = b.q;
             kb.present = b.pres;
+            kb.qlogq = b.hq;
             kd_rc = 0;
             loss = 0.0;
 #pragma omp parallel num_threads(team) if (team > 1)
             {
-                int part = omp_get_thread_num(), parts = omp_get_num_threads();
+                int part = omp_get_thread_num(), parts = omp_get_num_threads(), rc_part;
                 int64_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
                 /* every thread flushes subnormals, as the caller's does:
                  * the same bits whichever thread computes a part */
@@ -590,17 +609,18 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                         memcpy(b.q + ((int64_t)m * rows + r) * C,
                                b.qcache + ((int64_t)m * N + idx[r]) * C, sizeof(float) * (size_t)C);
                         b.pres[(int64_t)m * rows + r] = b.pcache[(int64_t)m * N + idx[r]];
+                        b.hq[(int64_t)m * rows + r] = b.hcache[(int64_t)m * N + idx[r]];
                     }
 
-                    /* pass 3: forward (every part reads all rows of the batch),
-                     * weighting and loss gradient, backward, step */
+                /* pass 3: forward (every part reads all rows of the batch),
+                 * weighting and loss gradient, backward, step */
 #pragma omp barrier
                 dg__mlp_forward_part(model, b.xb, rows, &b.mlp, part, parts);
 #pragma omp barrier
-#pragma omp single
-                kd_rc = dg__kd_step(&kb, o, &b.kd, b.dz, &loss, b.w, err);
-                /* (the single's barrier: dz, kd_rc and loss are everyone's) */
-                if (kd_rc == 0 && isfinite(loss))
+                rc_part = dg__kd_step_part(&kb, o, &b.kd, b.dz, &loss, b.w, err, part, parts);
+                if (part == 0)
+                    kd_rc = rc_part;
+                if (rc_part == 0 && isfinite(loss))
                     dg__mlp_backward_part(model, b.xb, rows, b.dz, &b.mlp, part, parts, &opt,
                                           opt.t + 1, lr);
                 if (part > 0)

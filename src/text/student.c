@@ -573,6 +573,7 @@ int dg_text_train(dg_text_model *m, const dg_csr *X, const int32_t *labels,
             kb.y = b.yb;
             kb.q = b.q;
             kb.present = b.pres;
+            kb.qlogq = NULL;
             if ((rc = dg__kd_step(&kb, o, &b.kd, b.dz, &loss, b.w, err)) != 0)
                 break;
             if (!isfinite(loss)) {
