@@ -229,26 +229,30 @@ void dg__mlp_forward_part(const dg_model *m, const float *X, int64_t B, dg__mlp_
         if (u1 == u0)
             continue;
 
-        /* pass 1: every row of Z[:, u0:u1] starts as the bias, so the
-         * product can accumulate onto it (beta = 1). */
-        for (int64_t r = 0; r < B; r++)
-            memcpy(Z + r * out + u0, b + u0, (size_t)(u1 - u0) * sizeof(float));
-
-        /* pass 2: Z[:, u0:u1] (B, u1 - u0) += A_in (B, in) W[u0:u1]^T, W
+        /* pass 1: Z[:, u0:u1] (B, u1 - u0) = A_in (B, in) W[u0:u1]^T, W
          * being (out, in). */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)B, (blasint)(u1 - u0),
-                    (blasint)in, 1.0f, A_in, (blasint)in, W + u0 * in, (blasint)in, 1.0f, Z + u0,
+                    (blasint)in, 1.0f, A_in, (blasint)in, W + u0 * in, (blasint)in, 0.0f, Z + u0,
                     (blasint)out);
 
-        /* pass 3: ReLU on hidden layers; the last layer stays as logits. */
-        if (l < m->n_layers - 1)
-            for (int64_t r = 0; r < B; r++) {
-                float *Z_r = Z + r * out;
+        /* pass 2: plus the bias, then ReLU on hidden layers (the last
+         * layer stays as logits), in one sweep */
+        for (int64_t r = 0; r < B; r++) {
+            float *Z_r = Z + r * out;
 
+            if (l < m->n_layers - 1) {
+#pragma omp simd
+                for (int64_t j = u0; j < u1; j++) {
+                    float v = Z_r[j] + b[j];
+
+                    Z_r[j] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
 #pragma omp simd
                 for (int64_t j = u0; j < u1; j++)
-                    Z_r[j] = Z_r[j] > 0.0f ? Z_r[j] : 0.0f;
+                    Z_r[j] += b[j];
             }
+        }
     }
 }
 
