@@ -1,7 +1,8 @@
 /* Training throughput of dg_distill on Fashion-MNIST train (60,000 x 784)
  * with synthetic teachers, against the sgemm rate of the very calls one
  * training step makes. --profile times each section of the step instead,
- * through the trainer's internal functions; --write-teachers saves the
+ * through the trainer's internal functions, as dg_distill shares them
+ * among --threads threads; --write-teachers saves the
  * synthetic teachers as .npy files for the CLI's memory benchmark.
  * Legend: N rows, D inputs, C classes, M teachers, B batch.
  */
@@ -127,15 +128,20 @@ static void on_epoch(const dg_epoch_report *r, void *user)
     *(double *)user = r->seconds;
 }
 
-/* --profile: the trainer's step, section by section, one epoch. */
+/* --profile: the trainer's step as dg_distill runs it (targets softened
+ * once per run, then per batch: each thread gathers its rows, the shared
+ * forward pass, the shared loss step, the shared backward pass with the
+ * optimizer step fused in), each section timed by thread 0 from one
+ * barrier to the next, so a section includes waiting for the slower
+ * thread; one epoch. */
 static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill_opts *o, int M)
 {
-    enum { GATHER, SOFTEN, FORWARD, KD, BACKWARD, OPTIM, N_SECTIONS };
-    static const char *NAMES[] = {"gather", "soften", "forward", "kd_step", "backward", "optim"};
+    enum { GATHER, FORWARD, KD, BACKWARD, N_SECTIONS };
+    static const char *NAMES[] = {"gather", "forward", "kd_step", "backward"};
     int64_t N = dg_dataset_rows(ds), D = dg_dataset_cols(ds), B = o->batch;
-    int C = dg_dataset_classes(ds);
+    int C = dg_dataset_classes(ds), team = o->threads, Mk = o->method == DG_CE ? 0 : M;
     const int32_t *y = dg_dataset_labels(ds);
-    double sec[N_SECTIONS] = {0}, t0, t1, total = 0.0, loss;
+    double sec[N_SECTIONS] = {0}, total = 0.0, soften_s, loss;
     dg_model *model = NULL;
     dg__mlp_work mw;
     dg__kd_work kw;
@@ -143,22 +149,44 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
     dg_error err;
     float *xb = malloc(sizeof(float) * (size_t)(B * D)), *dz = malloc(sizeof(float) * B * C);
     float *q = malloc(sizeof(float) * (size_t)(M * B * C));
-    unsigned char *pres = malloc((size_t)(M * B));
+    float *qall = malloc(sizeof(float) * (size_t)(M * N * C));
+    double *h = malloc(sizeof(double) * (size_t)(M * B));
+    double *hall = malloc(sizeof(double) * (size_t)(M * N));
+    unsigned char *pres = malloc((size_t)(M * B)), *pall = malloc((size_t)(M * N));
     int32_t *yb = malloc(sizeof(int32_t) * (size_t)B);
     int64_t *order = malloc(sizeof(int64_t) * (size_t)N);
     double *w = malloc(sizeof(double) * (size_t)M);
     dg__rng rng;
     struct rusage ru0, ru1;
 
-    bench_check(!xb || !dz || !q || !pres || !yb || !order || !w, "profile", "out of memory");
+    bench_check(!xb || !dz || !q || !qall || !h || !hall || !pres || !pall || !yb || !order || !w,
+                "profile", "out of memory");
     bench_check(dg_mlp_create(D, o->hidden, o->n_hidden, C, o->seed, &model, &err), "model",
                 err.msg);
-    bench_check(
-        dg__mlp_work_init(&mw, model, B, &err) || dg__kd_work_init(&kw, B, C, M, &err) ||
-            dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum, o->weight_decay, &err),
-        "work", err.msg);
+    bench_check(dg__mlp_work_init(&mw, model, B, &err) ||
+                    dg__kd_work_init_parts(&kw, B, C, M, team, &err) ||
+                    dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum,
+                                   o->weight_decay, &err),
+                "work", err.msg);
+    if (team > 1)
+        openblas_set_num_threads(1);
+
+    /* once per run, as the trainer does: soften, and each target's q ln q */
+    soften_s = bench_now();
     for (int64_t i = 0; i < N; i++)
         order[i] = i;
+    for (int64_t n = 0; n < N; n++)
+        for (int m = 0; m < Mk; m++) {
+            int64_t i = n * Mk + m;
+
+            dg__teacher_soften(t, m, &n, 1, o->temperature, qall + i * C, pall + i);
+            hall[i] = 0.0;
+            for (int c = 0; c < C; c++)
+                hall[i] += qall[i * C + c] > 0.0f
+                               ? qall[i * C + c] * log((double)qall[i * C + c])
+                               : 0.0;
+        }
+    soften_s = bench_now() - soften_s;
     dg__rng_seed(&rng, o->seed);
     dg__rng_shuffle(&rng, order, N);
 
@@ -167,33 +195,47 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
     for (int64_t start = 0; start < N; start += B) {
         int64_t rows = N - start < B ? N - start : B;
         const int64_t *idx = order + start;
-        const float *z;
-        dg__kd_batch kb;
+        dg__kd_batch kb = {rows, C, Mk, mw.acts[model->n_layers - 1], yb, q, pres, h};
 
-        t0 = bench_now();
-        for (int64_t r = 0; r < rows; r++) {
-            memcpy(xb + r * D, dg_dataset_features(ds) + idx[r] * D, sizeof(float) * D);
-            yb[r] = y[idx[r]];
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+            int part = omp_get_thread_num(), parts = omp_get_num_threads();
+            int64_t r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+            double t0 = bench_now(), t1;
+
+            for (int64_t r = r0; r < r1; r++) {
+                memcpy(xb + r * D, dg_dataset_features(ds) + idx[r] * D, sizeof(float) * D);
+                yb[r] = y[idx[r]];
+                for (int m = 0; m < Mk; m++) {
+                    int64_t from = idx[r] * Mk + m, to = m * rows + r;
+
+                    for (int c = 0; c < C; c++)
+                        q[to * C + c] = qall[from * C + c];
+                    pres[to] = pall[from];
+                    h[to] = hall[from];
+                }
+            }
+#pragma omp barrier
+            t1 = bench_now();
+            dg__mlp_forward_part(model, xb, rows, &mw, part, parts);
+#pragma omp barrier
+            if (part == 0) {
+                sec[GATHER] += t1 - t0;
+                t0 = bench_now();
+                sec[FORWARD] += t0 - t1;
+            }
+            bench_check(dg__kd_step_part(&kb, o, &kw, dz, &loss, w, &err, part, parts),
+                        "kd step", err.msg);
+            t1 = bench_now();
+            dg__mlp_backward_part(model, xb, rows, dz, &mw, part, parts, &opt, opt.t + 1,
+                                  o->lr);
+#pragma omp barrier
+            if (part == 0) {
+                sec[KD] += t1 - t0;
+                sec[BACKWARD] += bench_now() - t1;
+            }
         }
-        t1 = bench_now();
-        sec[GATHER] += t1 - t0;
-        for (int m = 0; m < M && o->method != DG_CE; m++)
-            dg__teacher_soften(t, m, idx, rows, o->temperature, q + m * rows * C, pres + m * rows);
-        t0 = bench_now();
-        sec[SOFTEN] += t0 - t1;
-        z = dg__mlp_forward(model, xb, rows, &mw);
-        t1 = bench_now();
-        sec[FORWARD] += t1 - t0;
-        kb = (dg__kd_batch){rows, C, o->method == DG_CE ? 0 : M, z, yb, q, pres, NULL};
-        bench_check(dg__kd_step(&kb, o, &kw, dz, &loss, w, &err), "kd step", err.msg);
-        t0 = bench_now();
-        sec[KD] += t0 - t1;
-        dg__mlp_backward(model, xb, rows, dz, &mw);
-        t1 = bench_now();
-        sec[BACKWARD] += t1 - t0;
-        dg__optim_step(&opt, model->params, model->grads, o->lr);
-        t0 = bench_now();
-        sec[OPTIM] += t0 - t1;
+        opt.t++;
     }
     getrusage(RUSAGE_SELF, &ru1);
     for (int s = 0; s < N_SECTIONS; s++)
@@ -202,6 +244,7 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
         printf("profile_%s_ms %.1f\nprofile_%s_pct %.1f\n", NAMES[s], 1e3 * sec[s], NAMES[s],
                100.0 * sec[s] / total);
     printf("profile_total_ms %.1f\n", 1e3 * total);
+    printf("profile_soften_once_ms %.1f\n", 1e3 * soften_s);
     printf("profile_loop_page_faults %ld\n", ru1.ru_minflt - ru0.ru_minflt);
 
     dg__optim_free(&opt);
@@ -211,7 +254,11 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
     free(xb);
     free(dz);
     free(q);
+    free(qall);
+    free(h);
+    free(hall);
     free(pres);
+    free(pall);
     free(yb);
     free(order);
     free(w);
