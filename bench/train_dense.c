@@ -163,11 +163,11 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
                 "profile", "out of memory");
     bench_check(dg_mlp_create(D, o->hidden, o->n_hidden, C, o->seed, &model, &err), "model",
                 err.msg);
-    bench_check(dg__mlp_work_init(&mw, model, B, &err) ||
-                    dg__kd_work_init_parts(&kw, B, C, M, team, &err) ||
-                    dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum,
-                                   o->weight_decay, &err),
-                "work", err.msg);
+    bench_check(
+        dg__mlp_work_init(&mw, model, B, &err) ||
+            dg__kd_work_init_parts(&kw, B, C, M, team, &err) ||
+            dg__optim_init(&opt, DG_SGD, model->n_params, o->momentum, o->weight_decay, &err),
+        "work", err.msg);
     if (team > 1)
         openblas_set_num_threads(1);
 
@@ -182,9 +182,8 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
             dg__teacher_soften(t, m, &n, 1, o->temperature, qall + i * C, pall + i);
             hall[i] = 0.0;
             for (int c = 0; c < C; c++)
-                hall[i] += qall[i * C + c] > 0.0f
-                               ? qall[i * C + c] * log((double)qall[i * C + c])
-                               : 0.0;
+                hall[i] +=
+                    qall[i * C + c] > 0.0f ? qall[i * C + c] * log((double)qall[i * C + c]) : 0.0;
         }
     soften_s = bench_now() - soften_s;
     dg__rng_seed(&rng, o->seed);
@@ -224,11 +223,10 @@ static void profile(const dg_dataset *ds, const dg_teachers *t, const dg_distill
                 t0 = bench_now();
                 sec[FORWARD] += t0 - t1;
             }
-            bench_check(dg__kd_step_part(&kb, o, &kw, dz, &loss, w, &err, part, parts),
-                        "kd step", err.msg);
+            bench_check(dg__kd_step_part(&kb, o, &kw, dz, &loss, w, &err, part, parts), "kd step",
+                        err.msg);
             t1 = bench_now();
-            dg__mlp_backward_part(model, xb, rows, dz, &mw, part, parts, &opt, opt.t + 1,
-                                  o->lr);
+            dg__mlp_backward_part(model, xb, rows, dz, &mw, part, parts, &opt, opt.t + 1, o->lr);
 #pragma omp barrier
             if (part == 0) {
                 sec[KD] += t1 - t0;

@@ -37,15 +37,15 @@ typedef struct dg__kd_part dg__kd_part;
 typedef struct dg__kd_work {
     int64_t B;
     int C, M, parts;
-    double *G;        /* (M, M) Gram matrix of the kept teachers */
-    double *G_all;    /* (M, M) Gram matrix of all teachers */
-    double *g;        /* (M, B*C) per-teacher gradient summaries */
-    double *a;        /* (M) weights */
-    double *s, *logs; /* (B, C) the softened student and its log */
-    double *divisor;  /* (M) */
-    double *qp_work;  /* DG__QP_WORK(M) */
+    double *G;         /* (M, M) Gram matrix of the kept teachers */
+    double *G_all;     /* (M, M) Gram matrix of all teachers */
+    double *g;         /* (M, B*C) per-teacher gradient summaries */
+    double *a;         /* (M) weights */
+    double *s, *logs;  /* (B, C) the softened student and its log */
+    double *divisor;   /* (M) */
+    double *qp_work;   /* DG__QP_WORK(M) */
     dg__kd_part *part; /* (parts) */
-    int rc;           /* the step's status, shared by the team */
+    int rc;            /* the step's status, shared by the team */
 } dg__kd_work;
 
 int dg__kd_work_init(dg__kd_work *w, int64_t B, int C, int M, dg_error *err);
@@ -72,9 +72,8 @@ int dg__kd_step(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work 
  * a thread count. Barriers inside; every thread returns the same status,
  * and *loss, weights and err (shared) are written by part 0 and read by
  * all once it returns. With parts = 1 this is dg__kd_step. */
-int dg__kd_step_part(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w,
-                     float *dz, double *loss, double *weights, dg_error *err, int part,
-                     int parts);
+int dg__kd_step_part(const dg__kd_batch *b, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
+                     double *loss, double *weights, dg_error *err, int part, int parts);
 
 /* Doubles of workspace dg__qp_solve needs for M teachers. */
 #define DG__QP_WORK(M) (2 * (size_t)(M) * (size_t)(M) + 4 * (size_t)(M))

@@ -70,8 +70,8 @@ int dg__kd_work_init_parts(dg__kd_work *w, int64_t B, int C, int M, int parts, d
     w->divisor = dg__alloc(Ma, sizeof(double), 1, err);
     w->qp_work = dg__alloc(DG__QP_WORK(Ma), sizeof(double), 1, err);
     w->part = dg__alloc((size_t)parts, sizeof *w->part, 1, err);
-    if (!w->G || !w->G_all || !w->g || !w->a || !w->s || !w->logs || !w->divisor ||
-        !w->qp_work || !w->part) {
+    if (!w->G || !w->G_all || !w->g || !w->a || !w->s || !w->logs || !w->divisor || !w->qp_work ||
+        !w->part) {
         dg__kd_work_free(w);
         return DG_ENOMEM;
     }
@@ -125,8 +125,7 @@ void dg__kd_work_free(dg__kd_work *w)
  * gradient of T^2 KL(q_b || s_b) w.r.t. z_b (exact even when q_b is off 1
  * by rounding). q_b may be float or double (qf or qd). The AE-KD summaries
  * need only this, not the KL value and its logs. */
-static void kd_grad_row(const double *s_b, const float *qf, const double *qd, int C,
-                        double *grad_b)
+static void kd_grad_row(const double *s_b, const float *qf, const double *qd, int C, double *grad_b)
 {
     double qsum = 0.0;
 
@@ -177,8 +176,7 @@ static double kl_row(const double *s_b, const double *logs_b, const float *qf, c
  * prior folded into the divisor); 0 for teachers left out,
  * uniform when all are. G holds (K, K) for the K kept teachers. */
 static int weigh(const double *g, int M, int64_t len, const double *divisor, int rescale,
-                 double cap, double *G, double *G_all, double *qp_work, double *a,
-                 dg_error *err)
+                 double cap, double *G, double *G_all, double *qp_work, double *a, dg_error *err)
 {
     int K = 0, rc;
     double sum = 0.0;
@@ -193,8 +191,8 @@ static int weigh(const double *g, int M, int64_t len, const double *divisor, int
 
     /* pass 1: Gram of all summaries (its lower half) through BLAS, then of
      * the kept ones scaled, compacted to K x K */
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, M, (blasint)len, 1.0, g, (blasint)len,
-                0.0, G_all, M);
+    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, M, (blasint)len, 1.0, g, (blasint)len, 0.0,
+                G_all, M);
     for (int i = 0, ki = 0; i < M; i++) {
         if (!(divisor[i] > 0.0))
             continue;
@@ -257,8 +255,7 @@ static int soften_student(const float *z, int64_t r0, int64_t r1, int C, double 
 
         for (int c = 0; c < C; c++) {
             if (!isfinite(z_b[c]))
-                return dg__fail(err, DG_ENUMERIC,
-                                "student logit at batch row %lld, class %d is %g",
+                return dg__fail(err, DG_ENUMERIC, "student logit at batch row %lld, class %d is %g",
                                 (long long)b + 1, c, (double)z_b[c]);
             max = fmax(max, z_b[c] / T);
         }
@@ -284,8 +281,8 @@ static int is_present(const dg__kd_batch *bt, int m, int64_t b)
  * DG_AEKD_FULL the rows' entries of w->g (B*C per teacher); for
  * DG_AEKD_MEAN the part's sums over its rows (C per teacher). Only rows a
  * teacher answered enter its summary; p->answered counts them. */
-static void aekd_summaries_part(const dg__kd_batch *bt, const dg_distill_opts *o,
-                                dg__kd_work *w, int64_t r0, int64_t r1, dg__kd_part *p)
+static void aekd_summaries_part(const dg__kd_batch *bt, const dg_distill_opts *o, dg__kd_work *w,
+                                int64_t r0, int64_t r1, dg__kd_part *p)
 {
     int64_t B = bt->B;
     int C = bt->C, M = bt->M, full = o->aekd_grad == DG_AEKD_FULL;
@@ -371,8 +368,8 @@ static int aekd_row_weights(const dg__kd_batch *bt, const dg_distill_opts *o, in
         if (o->teacher_prior)
             divisor[m] *= o->teacher_prior[m];
     }
-    return weigh(p->g_row, M, C, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance,
-                 p->G, p->G_all, p->qp_work, a, err);
+    return weigh(p->g_row, M, C, divisor, o->aekd_normalize || o->teacher_prior, o->tolerance, p->G,
+                 p->G_all, p->qp_work, a, err);
 }
 
 /* Checks the batch against the work's sizes and the options. */
@@ -380,8 +377,8 @@ static int check_step(const dg__kd_batch *bt, const dg_distill_opts *o, const dg
                       int parts, dg_error *err)
 {
     if (parts < 1 || parts > w->parts)
-        return dg__fail(err, DG_EINVAL, "distillation step in %d parts, work sized for %d",
-                        parts, w->parts);
+        return dg__fail(err, DG_EINVAL, "distillation step in %d parts, work sized for %d", parts,
+                        w->parts);
     if (bt->B < 1 || bt->B > w->B || bt->C != w->C || bt->M < 0 || bt->M > w->M)
         return dg__fail(err, DG_EINVAL,
                         "distillation batch of B = %lld, C = %d, M = %d does not fit work "
@@ -395,11 +392,11 @@ static int check_step(const dg__kd_batch *bt, const dg_distill_opts *o, const dg
         return dg__fail(err, DG_EINVAL, "unknown distillation method %d", (int)o->method);
     if (o->method != DG_CE && (bt->M < 1 || !bt->q))
         return dg__fail(err, DG_EINVAL, "method needs teachers; only 'ce' trains without");
-    if (o->method == DG_AEKD && o->aekd_grad != DG_AEKD_MEAN &&
-        o->aekd_grad != DG_AEKD_FULL && o->aekd_grad != DG_AEKD_PER_EXAMPLE)
+    if (o->method == DG_AEKD && o->aekd_grad != DG_AEKD_MEAN && o->aekd_grad != DG_AEKD_FULL &&
+        o->aekd_grad != DG_AEKD_PER_EXAMPLE)
         return dg__fail(err, DG_EINVAL, "unknown AE-KD gradient summary %d", (int)o->aekd_grad);
-    if (o->method == DG_AEKD && (!isfinite(o->tolerance) || o->tolerance > 1.0 ||
-                                 o->tolerance < 1.0 / bt->M - CAP_SLACK))
+    if (o->method == DG_AEKD &&
+        (!isfinite(o->tolerance) || o->tolerance > 1.0 || o->tolerance < 1.0 / bt->M - CAP_SLACK))
         return dg__fail(err, DG_EINVAL,
                         "tolerance must be in [1/M, 1] = [%.4g, 1] for %d teachers, got %g",
                         1.0 / bt->M, bt->M, o->tolerance);
@@ -470,8 +467,7 @@ static int loss_rows(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
             for (int c = 0; c < C; c++)
                 q_row[c] = share > 0.0 ? q_row[c] / share : 0.0;
             if (share > 0.0) {
-                p->kd +=
-                    T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, NULL, C, grad_row);
+                p->kd += T * T / (double)B * kl_row(s_b, logs_b, NULL, q_row, NULL, C, grad_row);
                 for (int c = 0; c < C; c++)
                     dz_row[c] += opts->alpha * coef * grad_row[c];
             }
@@ -511,8 +507,8 @@ static int loss_rows(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
         }                                                                                          \
     } while (0)
 
-int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w,
-                     float *dz, double *loss, double *weights, dg_error *err, int part, int parts)
+int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd_work *w, float *dz,
+                     double *loss, double *weights, dg_error *err, int part, int parts)
 {
     int64_t B = bt->B, r0 = B * part / parts, r1 = B * (part + 1) / parts;
     int M = bt->M, rc;
@@ -532,8 +528,8 @@ int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
 
     /* pass 1: the softened student, each part its rows; a non-finite
      * logit stops the step, the first one named whatever the parts */
-    p->rc = soften_student(bt->z, r0, r1, bt->C, opts->temperature, method != DG_CE, w->s,
-                           w->logs, &p->err);
+    p->rc = soften_student(bt->z, r0, r1, bt->C, opts->temperature, method != DG_CE, w->s, w->logs,
+                           &p->err);
 
     /* pass 2: the batch's teacher weights (per-example ones come per row):
      * the prior, then for AE-KD the summaries by parts and one solve */
@@ -541,8 +537,7 @@ int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
         double prior_sum = 0.0;
 
         for (int m = 0; m < M; m++) {
-            w->a[m] =
-                method == DG_CE ? 0.0 : opts->teacher_prior ? opts->teacher_prior[m] : 1.0;
+            w->a[m] = method == DG_CE ? 0.0 : opts->teacher_prior ? opts->teacher_prior[m] : 1.0;
             prior_sum += w->a[m];
         }
         for (int m = 0; m < M; m++)
@@ -580,7 +575,7 @@ int dg__kd_step_part(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
 
             for (int k = 0; k < parts; k++)
                 a_sum += w->part[k].a_sum[m];
-            weights[m] = !per_example ? w->a[m]
+            weights[m] = !per_example   ? w->a[m]
                          : rows_weighed ? a_sum / (double)rows_weighed
                                         : 1.0 / M;
         }

@@ -397,8 +397,7 @@ static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int
     b->w = dg__alloc((size_t)Mq, sizeof(double), 1, err);
     b->wsum = dg__alloc((size_t)Mq, sizeof(double), 1, err);
     b->order = dg__alloc((size_t)n_rows, sizeof(int64_t), 0, err);
-    if (!b->xb || !b->yb || !b->q || !b->pres || !b->hq || !b->dz || !b->w || !b->wsum ||
-        !b->order)
+    if (!b->xb || !b->yb || !b->q || !b->pres || !b->hq || !b->dz || !b->w || !b->wsum || !b->order)
         return DG_ENOMEM;
     return 0;
 }
@@ -636,8 +635,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                         b.hq[to] = b.hcache[from];
                     }
 
-                /* pass 3: forward (every part reads all rows of the batch),
-                 * weighting and loss gradient, backward, step */
+                    /* pass 3: forward (every part reads all rows of the batch),
+                     * weighting and loss gradient, backward, step */
 #pragma omp barrier
                 dg__mlp_forward_part(model, b.xb, rows, &b.mlp, part, parts);
 #pragma omp barrier
