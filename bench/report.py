@@ -103,6 +103,55 @@ def main():
         w(f"| {k} | {v} |")
     w("")
 
+    # -------------------------------------------------------------- targets
+    def ratio(a, b):
+        return a / b if a and b else float("nan")
+
+    big1 = med(recs, "ours big ce", 1, "images_per_s")
+    big2 = med(recs, "ours big ce", 2, "images_per_s")
+    rows = [
+        ("784-512-256-10 vs PyTorch, 1 thread", ">= 1.2x",
+         ratio(big1, med(recs, "torch big ce", 1, "images_per_s")), 1.2, "x"),
+        ("784-512-256-10 of the sgemm rate, 1 thread", ">= 0.75",
+         med(recs, "ours big ce", 1, "frac_of_sgemm"), 0.75, ""),
+        ("784-512-256-10, 2 threads vs 1", ">= 1.6x", ratio(big2, big1), 1.6, "x"),
+        ("784-128-10 vs PyTorch, 1 thread", ">= 2x",
+         ratio(med(recs, "ours small ce", 1, "images_per_s"),
+               med(recs, "torch small ce", 1, "images_per_s")), 2.0, "x"),
+    ]
+    for size in ("big", "small"):
+        over = ratio(med(recs, f"ours {size} aekd M=5", 1, "epoch_s"),
+                     med(recs, f"ours {size} avg-loss M=5", 1, "epoch_s")) - 1
+        rows.append((f"aekd over avg-loss per epoch, M=5, {size}, 1 thread", "<= +5%",
+                     over, None, "%"))
+        rows.append((f"aekd vs official-style step, M=5, {size}, 1 thread", ">= 3x",
+                     ratio(med(recs, f"torch {size} aekd-official M=5", 1, "epoch_s"),
+                           med(recs, f"ours {size} aekd M=5", 1, "epoch_s")), 3.0, "x"))
+    for t in (1, 2):
+        rows.append((f"pool scoring / memory-read floor, {t} thread{'s' if t > 1 else ''}",
+                     "<= 2x", ratio(med(recs, "ours pool consensus-kl", t, "score_ms"),
+                                    med(recs, "ours pool consensus-kl", t, "floor_ms")),
+                     None, "x"))
+    rows.append(("pool scoring vs NumPy, 1 thread each", ">= 5x",
+                 ratio(med(recs, "numpy pool consensus-kl", 1, "score_ms"),
+                       med(recs, "ours pool consensus-kl", 1, "score_ms")), 5.0, "x"))
+    data_bytes = (N_TRAIN * D * 4 + N_TRAIN * 4 + M_RSS * N_TRAIN * C * 4) / 2**20
+    rows.append(("peak RSS / (data + teacher bytes)", "<= 1.5x",
+                 ratio(med(recs, "ours cli distill rss", 2, "peak_rss_mb"), data_bytes),
+                 None, "x"))
+    w("## Targets\n")
+    w("Each line is computed from the medians below.\n")
+    w("| figure | target | measured | met |\n| --- | --- | --- | --- |")
+    for name, target, value, floor, unit in rows:
+        if unit == "%":
+            shown, met = f"{100 * value:+.1f}%", value <= 0.05
+        else:
+            shown = f"{value:.2f}{unit}"
+            met = value >= floor if floor is not None else value <= float(
+                target.split()[-1].rstrip("x"))
+        w(f"| {name} | {target} | {shown} | {'yes' if met else 'no'} |")
+    w("")
+
     # ---------------------------------------------------------------- sgemm
     w("## sgemm rate (GFLOP/s)\n")
     w("`bench/sgemm --threads T`: cblas_sgemm on one shape, m x k x n, for 0.25 s after a "
@@ -171,9 +220,22 @@ def main():
           f"{fmt(stat(recs, f'torch {size} ce torch2+blas2 passive', 2, 'images_per_s'))} | "
           f"{fmt(stat(recs, f'torch {size} ce torch2+blas1', 2, 'images_per_s'))} |")
     w("")
+    w("Ours, two threads against one (images/s, medians): the run's two OpenMP threads share "
+      "each step, each calling OpenBLAS at one thread on its part; beside it what OpenBLAS's "
+      "own two threads gain on the step's sgemm calls alone (the step-mix rate).\n")
+    w("| MLP | method | 1 thread | 2 threads | 2 / 1 | sgemm step mix 2 / 1 |")
+    w("| --- | --- | --- | --- | --- | --- |")
+    for size, name in (("big", "784-512-256-10 B=128"), ("small", "784-128-10 B=64")):
+        mix = (med(recs, f"ours {size} ce", 2, "sgemm_mix_gflops") /
+               med(recs, f"ours {size} ce", 1, "sgemm_mix_gflops"))
+        for meth in ("ce", "avg-loss M=5", "aekd M=5", "avg-loss M=20", "aekd M=20"):
+            one = med(recs, f"ours {size} {meth}", 1, "images_per_s")
+            two = med(recs, f"ours {size} {meth}", 2, "images_per_s")
+            w(f"| {name} | {meth} | {one:,.0f} | {two:,.0f} | {two / one:.2f} | {mix:.2f} |")
+    w("")
     w("Ours at 2 threads, aekd M=20, images/s: the default against "
-      "`OMP_WAIT_POLICY=passive` (the training step has no OpenMP region, so only "
-      "OpenBLAS's threads run).\n")
+      "`OMP_WAIT_POLICY=passive` (libgomp's threads sleep at once at a barrier instead of "
+      "spinning first).\n")
     w("| MLP | default | OMP_WAIT_POLICY=passive |\n| --- | --- | --- |")
     for size in ("big", "small"):
         w(f"| {size} | {fmt(stat(recs, f'ours {size} aekd M=20', 2, 'images_per_s'))} | "
@@ -214,18 +276,23 @@ def main():
 
     # -------------------------------------------------------------- profile
     w("## Profile\n")
-    w("`train_dense --profile`: one epoch of the trainer's own step (same internal calls as "
-      "dg_distill), each section timed with clock_gettime; one run each. `forward` and "
-      "`backward` include the sgemm calls.\n")
-    sections = ("gather", "soften", "forward", "kd_step", "backward", "optim")
-    w("| configuration | T | " + " | ".join(sections) + " | total ms | page faults in loop |")
-    w("| --- | --- | " + " | ".join("---" for _ in sections) + " | --- | --- |")
+    w("`train_dense --profile`: one epoch of the trainer's own step (the internal calls "
+      "dg_distill makes, shared among T threads the same way), each section timed by thread 0 "
+      "from one barrier to the next, so a section includes waiting for the slower thread; one "
+      "run each. `forward` and `backward` include the sgemm calls, `backward` the optimizer "
+      "step fused into it; `soften once` is the per-run softening of the targets (and their "
+      "sum q ln q) before the first epoch.\n")
+    sections = ("gather", "forward", "kd_step", "backward")
+    w("| configuration | T | " + " | ".join(sections) +
+      " | total ms | soften once ms | page faults in loop |")
+    w("| --- | --- | " + " | ".join("---" for _ in sections) + " | --- | --- | --- |")
     for (label, t, metric) in sorted(k for k in recs if k[0].startswith("profile")
                                      and k[2] == "profile_total_ms"):
         cells = [f"{med(recs, label, t, f'profile_{s}_ms'):.0f} ms "
                  f"({med(recs, label, t, f'profile_{s}_pct'):.0f}%)" for s in sections]
         w(f"| {label[8:]} | {t} | " + " | ".join(cells) +
           f" | {med(recs, label, t, metric):.0f} | "
+          f"{med(recs, label, t, 'profile_soften_once_ms'):.0f} | "
           f"{med(recs, label, t, 'profile_loop_page_faults'):.0f} |")
     w("")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profile_notes.md")

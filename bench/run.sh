@@ -97,8 +97,8 @@ end=$(date +%s)
 uptime >"$BIN/load_end.txt"
 
 # one profiled epoch per configuration (sections timed with clock_gettime)
-for cfg in "512,256 128 ce 5 1" "512,256 128 aekd 20 1" "128 64 ce 5 1" "128 64 aekd 20 1" \
-    "128 64 aekd 20 2"; do
+for cfg in "512,256 128 ce 5 1" "512,256 128 ce 5 2" "512,256 128 aekd 20 1" \
+    "512,256 128 aekd 20 2" "128 64 ce 5 1" "128 64 aekd 20 1" "128 64 aekd 20 2"; do
     set -- $cfg
     rec "profile mlp-$1 b$2 $3 M=$4" "$5" "$BIN/train_dense" --hidden "$1" --batch "$2" \
         --method "$3" --teachers "$4" --threads "$5" --profile
