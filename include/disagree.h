@@ -312,7 +312,11 @@ typedef struct dg_distill_opts {
     double step_gamma;
     uint64_t seed;
     int threads;        /* 0: leave BLAS/OpenMP defaults; > 0 sets OpenBLAS's and
-                         * OpenMP's thread counts for the whole process */
+                         * OpenMP's thread counts for the whole process. dg_distill
+                         * shares each step among the OpenMP threads, OpenBLAS at
+                         * one thread meanwhile; results are deterministic for a
+                         * seed and thread count, and differ in the last bits
+                         * between thread counts */
 
     /* Optional overrides of what the run trains on, for bootstrap members,
      * label noise and active learning (NULL: the dataset's own). */

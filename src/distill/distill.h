@@ -16,6 +16,14 @@
 void dg__teacher_soften(const dg_teachers *t, int m, const int64_t *rows, int64_t B, double T,
                         float *q, unsigned char *present);
 
+/* Teacher m's softened targets for every row, made once per run by `team`
+ * threads, laid out row by row: qcache (N, M, C), hcache (N, M) their sum
+ * q ln q, pcache (N, M) whether teacher m answered row n. Costs M x N x C
+ * floats (as much as the teachers' own outputs) and M x N doubles; the
+ * caller frees the three arrays, also after an error. */
+int dg__targets_cache(const dg_teachers *t, int M, double T, int team, float **qcache,
+                      double **hcache, unsigned char **pcache, dg_error *err);
+
 /* One batch as the weighting sees it. */
 typedef struct dg__kd_batch {
     int64_t B;

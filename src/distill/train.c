@@ -405,51 +405,67 @@ static int bufs_init(train_bufs *b, const dg_model *m, int64_t B, int64_t D, int
 /* Rows softened at a time while filling the caches. */
 #define CACHE_CHUNK 1024
 
-/* Softens every teacher's outputs once for the run, instead of once per
+/* Softening every teacher's outputs once for the run instead of once per
  * batch per epoch: the exp per element dominated small students' steps
- * (36% of a 784-128-10 AE-KD step with 20 teachers). Costs M x N x C floats,
- * as much as the teachers' own outputs, and M x N doubles. Laid out row by
- * row, so that a batch row's targets from all teachers are one run of
- * memory (teacher by teacher, a 20-teacher batch gather missed the cache
- * 20 times a row). */
-static int cache_targets(train_bufs *b, const dg_teachers *t, int M, double T, dg_error *err)
+ * (36% of a 784-128-10 AE-KD step with 20 teachers). Laid out row by row,
+ * so that a batch row's targets from all teachers are one run of memory
+ * (teacher by teacher, a 20-teacher batch gather missed the cache 20 times
+ * a row). */
+int dg__targets_cache(const dg_teachers *t, int M, double T, int team, float **qcache,
+                      double **hcache, unsigned char **pcache, dg_error *err)
 {
     int64_t N = t->N, C = t->C;
-    int64_t *rows = dg__alloc(CACHE_CHUNK, sizeof(int64_t), 0, err);
-    float *q = dg__alloc(CACHE_CHUNK * (size_t)C, sizeof(float), 0, err);
-    unsigned char *here = dg__alloc(CACHE_CHUNK, 1, 0, err);
+    int64_t *rows = dg__alloc((size_t)team * CACHE_CHUNK, sizeof(int64_t), 0, err);
+    float *q = dg__alloc((size_t)team * CACHE_CHUNK * (size_t)C, sizeof(float), 0, err);
+    unsigned char *here = dg__alloc((size_t)team * CACHE_CHUNK, 1, 0, err);
     int rc = 0;
 
-    b->qcache = dg__alloc((size_t)(M * N * C), sizeof(float), 0, err);
-    b->hcache = dg__alloc((size_t)(M * N), sizeof(double), 0, err);
-    b->pcache = dg__alloc((size_t)(M * N), 1, 0, err);
-    if (!rows || !q || !here || !b->qcache || !b->hcache || !b->pcache) {
+    float *qc = *qcache = dg__alloc((size_t)(M * N * C), sizeof(float), 0, err);
+    double *hc = *hcache = dg__alloc((size_t)(M * N), sizeof(double), 0, err);
+    unsigned char *pc = *pcache = dg__alloc((size_t)(M * N), 1, 0, err);
+
+    if (!rows || !q || !here || !qc || !hc || !pc) {
         rc = DG_ENOMEM;
         goto done;
     }
-    for (int64_t n0 = 0; n0 < N; n0 += CACHE_CHUNK) {
-        int64_t len = N - n0 < CACHE_CHUNK ? N - n0 : CACHE_CHUNK;
+    /* chunks of rows shared among the run's threads, each with its own
+     * scratch and flushing subnormals as the caller does; every value
+     * depends on its row alone */
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        int part = omp_get_thread_num();
+        unsigned int fpu = part > 0 ? dg__flush_subnormals_begin() : 0;
+        int64_t *rows_t = rows + (size_t)part * CACHE_CHUNK;
+        float *q_t = q + (size_t)part * CACHE_CHUNK * (size_t)C;
+        unsigned char *here_t = here + (size_t)part * CACHE_CHUNK;
 
-        for (int64_t r = 0; r < len; r++)
-            rows[r] = n0 + r;
-        for (int m = 0; m < M; m++) {
-            dg__teacher_soften(t, m, rows, len, T, q, here);
-            for (int64_t r = 0; r < len; r++) {
-                int64_t slot = (n0 + r) * M + m;
-                const float *q_r = q + r * C;
-                double h = 0.0;
+#pragma omp for schedule(static)
+        for (int64_t n0 = 0; n0 < N; n0 += CACHE_CHUNK) {
+            int64_t len = N - n0 < CACHE_CHUNK ? N - n0 : CACHE_CHUNK;
 
-                /* and each target's sum q ln q, the part of its KL that
-                 * does not change with the student: each batch's KL then
-                 * takes no log */
-                for (int64_t c = 0; c < C; c++) {
-                    b->qcache[slot * C + c] = q_r[c];
-                    h += q_r[c] > 0.0f ? (double)q_r[c] * log((double)q_r[c]) : 0.0;
+            for (int64_t r = 0; r < len; r++)
+                rows_t[r] = n0 + r;
+            for (int m = 0; m < M; m++) {
+                dg__teacher_soften(t, m, rows_t, len, T, q_t, here_t);
+                for (int64_t r = 0; r < len; r++) {
+                    int64_t slot = (n0 + r) * M + m;
+                    const float *q_r = q_t + r * C;
+                    double h = 0.0;
+
+                    /* and each target's sum q ln q, the part of its KL
+                     * that does not change with the student: each
+                     * batch's KL then takes no log */
+                    for (int64_t c = 0; c < C; c++) {
+                        qc[slot * C + c] = q_r[c];
+                        h += q_r[c] > 0.0f ? (double)q_r[c] * log((double)q_r[c]) : 0.0;
+                    }
+                    hc[slot] = h;
+                    pc[slot] = here_t[r];
                 }
-                b->hcache[slot] = h;
-                b->pcache[slot] = here[r];
             }
         }
+        if (part > 0)
+            dg__flush_subnormals_end(fpu);
     }
 done:
     free(rows);
@@ -544,7 +560,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
 
     memset(&opt, 0, sizeof opt);
     if ((rc = bufs_init(&b, model, B, D, C, M, n_rows, team, err)) != 0 ||
-        (M > 0 && (rc = cache_targets(&b, t, M, o->temperature, err)) != 0) ||
+        (M > 0 && (rc = dg__targets_cache(t, M, o->temperature, team, &b.qcache, &b.hcache,
+                                          &b.pcache, err)) != 0) ||
         (rc = dg__optim_init(&opt, o->optimizer, model->n_params, o->momentum, o->weight_decay,
                              err)) != 0)
         goto done;
