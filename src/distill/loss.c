@@ -135,11 +135,11 @@ static void kd_grad_row(const double *s_b, const float *qf, const double *qd, in
         grad_b[c] = s_b[c] * qsum - (qf ? (double)qf[c] : qd[c]);
 }
 
-/* As kd_grad_row, and returns KL(q_b || s_b) with 0 log 0 = 0, from the
- * student's log logs_b (C). qlogq, when not NULL, points at sum_c q ln q
- * for this target, saving its C logs: KL = qlogq - sum_c q logs. */
-static double kl_row(const double *s_b, const double *logs_b, const float *qf, const double *qd,
-                     const double *qlogq, int C, double *grad_b)
+/* KL(q_b || s_b) with 0 log 0 = 0, from the student's log logs_b (C).
+ * qlogq, when not NULL, points at sum_c q ln q for this target, saving its
+ * C logs: KL = qlogq - sum_c q logs. */
+static double kl_value(const double *logs_b, const float *qf, const double *qd, const double *qlogq,
+                       int C)
 {
     double kl = 0.0;
 
@@ -151,17 +151,23 @@ static double kl_row(const double *s_b, const double *logs_b, const float *qf, c
 
             cross += q > 0.0 ? q * logs_b[c] : 0.0;
         }
-        kl = *qlogq - cross;
-    } else {
-        for (int c = 0; c < C; c++) {
-            double q = qf ? (double)qf[c] : qd[c];
-
-            if (q > 0.0)
-                kl += q * (log(q) - logs_b[c]);
-        }
+        return *qlogq - cross;
     }
-    kd_grad_row(s_b, qf, qd, C, grad_b);
+    for (int c = 0; c < C; c++) {
+        double q = qf ? (double)qf[c] : qd[c];
+
+        if (q > 0.0)
+            kl += q * (log(q) - logs_b[c]);
+    }
     return kl;
+}
+
+/* kd_grad_row and kl_value at once. */
+static double kl_row(const double *s_b, const double *logs_b, const float *qf, const double *qd,
+                     const double *qlogq, int C, double *grad_b)
+{
+    kd_grad_row(s_b, qf, qd, C, grad_b);
+    return kl_value(logs_b, qf, qd, qlogq, C);
 }
 
 /* ------------------------------------------------------------------------
@@ -292,13 +298,14 @@ static void aekd_summaries_part(const dg__kd_batch *bt, const dg_distill_opts *o
         double *g_m = full ? w->g + m * B * C : p->g_mean + m * C;
 
         p->answered[m] = 0;
-        if (full)
-            memset(g_m + r0 * C, 0, sizeof(double) * (size_t)((r1 - r0) * C));
-        else
+        if (!full)
             memset(g_m, 0, sizeof(double) * (size_t)C);
         for (int64_t b = r0; b < r1; b++) {
-            if (!is_present(bt, m, b))
+            if (!is_present(bt, m, b)) {
+                if (full)
+                    memset(g_m + b * C, 0, sizeof(double) * (size_t)C);
                 continue;
+            }
             p->answered[m]++;
             kd_grad_row(w->s + b * C, bt->q + (m * B + b) * C, NULL, C, grad_b);
             for (int c = 0; c < C; c++) {
@@ -425,6 +432,7 @@ static int loss_rows(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
     int C = bt->C, M = bt->M, rc;
     dg_method method = opts->method;
     int per_example = method == DG_AEKD && opts->aekd_grad == DG_AEKD_PER_EXAMPLE;
+    int full_summaries = method == DG_AEKD && opts->aekd_grad == DG_AEKD_FULL;
     double T = opts->temperature, coef = T / (double)B;
     double *dz_row = p->row, *q_row = dz_row + C, *grad_row = q_row + C;
     double *divisor = grad_row + C, *row_a = divisor + M;
@@ -482,15 +490,26 @@ static int loss_rows(const dg__kd_batch *bt, const dg_distill_opts *opts, dg__kd
                 a = row_a;
             }
             for (int m = 0; m < M; m++) {
+                const float *q_mb = bt->q + (m * B + b) * C;
+                const double *qlogq = bt->qlogq ? bt->qlogq + m * B + b : NULL;
                 double kl;
 
                 if (!is_present(bt, m, b))
                     continue;
-                kl = kl_row(s_b, logs_b, bt->q + (m * B + b) * C, NULL,
-                            bt->qlogq ? bt->qlogq + m * B + b : NULL, C, grad_row);
+                if (full_summaries) {
+                    /* the batch summaries already hold coef times this
+                     * row's gradient */
+                    const double *g_mb = w->g + (m * B + b) * C;
+
+                    kl = kl_value(logs_b, q_mb, NULL, qlogq, C);
+                    for (int c = 0; c < C; c++)
+                        dz_row[c] += opts->alpha * a[m] * g_mb[c];
+                } else {
+                    kl = kl_row(s_b, logs_b, q_mb, NULL, qlogq, C, grad_row);
+                    for (int c = 0; c < C; c++)
+                        dz_row[c] += opts->alpha * a[m] * coef * grad_row[c];
+                }
                 p->kd += a[m] * (T * T / (double)B) * kl;
-                for (int c = 0; c < C; c++)
-                    dz_row[c] += opts->alpha * a[m] * coef * grad_row[c];
             }
         }
         for (int c = 0; c < C; c++)
