@@ -66,10 +66,12 @@ for round in $(seq 1 "$RUNS"); do
             rec "ours $size ce" "$t" $td --method ce
             rec "torch $size ce" "$t" $ob $tp --method ce --batches 200
             for M in 5 20; do
+                # ours back to back (AE-KD's overhead is a few percent), then
+                # the peer's two
                 rec "ours $size avg-loss M=$M" "$t" $td --method avg-loss --teachers "$M"
+                rec "ours $size aekd M=$M" "$t" $td --method aekd --teachers "$M"
                 rec "torch $size avg-loss M=$M" "$t" $ob $tp --method avg-loss --teachers "$M" \
                     --batches 200
-                rec "ours $size aekd M=$M" "$t" $td --method aekd --teachers "$M"
                 rec "torch $size aekd-official M=$M" "$t" $ob $tp --method aekd-official \
                     --teachers "$M" --batches 40
             done

@@ -8,7 +8,6 @@
  */
 #include "distill/distill.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,10 +194,19 @@ static int weigh(const double *g, int M, int64_t len, const double *divisor, int
         return 0;
     }
 
-    /* pass 1: Gram of all summaries (its lower half) through BLAS, then of
-     * the kept ones scaled, compacted to K x K */
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, M, (blasint)len, 1.0, g, (blasint)len, 0.0,
-                G_all, M);
+    /* pass 1: Gram of all summaries (its lower half; the dot products in
+     * SIMD lanes, which at these sizes beat a dsyrk call and its packing),
+     * then of the kept ones scaled, compacted to K x K */
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j <= i; j++) {
+            const double *g_i = g + i * len, *g_j = g + j * len;
+            double dot = 0.0;
+
+#pragma omp simd reduction(+ : dot)
+            for (int64_t e = 0; e < len; e++)
+                dot += g_i[e] * g_j[e];
+            G_all[i * M + j] = dot;
+        }
     for (int i = 0, ki = 0; i < M; i++) {
         if (!(divisor[i] > 0.0))
             continue;
