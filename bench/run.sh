@@ -1,14 +1,14 @@
 #!/bin/sh
 # Runs every benchmark, ours and the peers alternating within each round,
-# BENCH_RUNS rounds (default 3), then rewrites bench/RESULTS.md from the raw
+# BENCH_RUNS rounds (default 5), then rewrites bench/RESULTS.md from the raw
 # records (label, threads, metric, value, exact command).
 #   sh bench/run.sh [BUILD]        (make bench builds the programs first)
-# Budget: about 10 minutes on 2 otherwise idle cores with the default 3 rounds.
+# Budget: about 10 minutes on 2 otherwise idle cores with the default 5 rounds.
 set -eu
 
 BUILD=${1:-build}
 BIN=$BUILD/bench
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 PY=/usr/bin/python3
 DATA=/usr/share/datasets/fashion-mnist
 WORK=$(mktemp -d /tmp/dg-bench.XXXXXX)
