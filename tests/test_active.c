@@ -325,7 +325,7 @@ static void check_ckl_kernel(int avx512)
     enum { ROWS = CKL_ROWS, C = CKL_C, J = CKL_J };
     static float p[J][ROWS * C];
     static const double w[J] = {0.5, 0.3, 0.2};
-    const float bad_values[] = {-0.01f, 1.5f, NAN, INFINITY};
+    const float bad_values[] = {-0.01f, -1e-8f, -1e-40f, 1.5f, 1.0000001f, NAN, INFINITY};
     float *cell = &p[2][(ROWS - 1) * C + 3], saved;
     double scores[ROWS];
     dg__rng r;

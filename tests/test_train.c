@@ -6,6 +6,7 @@
 #include "core/internal.h"
 #include "nn/nn.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -176,6 +177,7 @@ static void test_two_threads_are_deterministic(void)
     dg_dataset *ds = NULL;
     dg_model *runs[3] = {NULL, NULL, NULL}, *one = NULL;
     dg_distill_opts o = small_opts(DG_CE);
+    int saved = omp_get_max_threads();
     dg__rng r;
 
     dg__rng_seed(&r, 9);
@@ -203,6 +205,7 @@ static void test_two_threads_are_deterministic(void)
         dg_model_free(runs[k]);
     dg_model_free(one);
     dg_dataset_free(ds);
+    omp_set_num_threads(saved); /* o.threads set it for the process */
 }
 
 /* Copies the checkpoint aside when epoch 3 reports: the file then holds
@@ -249,11 +252,19 @@ static void test_resume_from_checkpoint_is_bit_identical(void)
     CHECK(dg_distill(ds, t, &o, &resumed, NULL) == 0);
     CHECK(full && resumed && same_params(full, resumed));
 
-    /* the same checkpoint under another seed would be a hybrid run: refused */
+    /* the same checkpoint under another seed or thread count would be a
+     * hybrid run: refused */
     {
         dg_model *other = NULL;
         dg_error err;
+        int saved = omp_get_max_threads();
 
+        o.threads = saved > 1 ? 1 : 2;
+        CHECK(dg_distill(ds, t, &o, &other, &err) == DG_EMISMATCH);
+        CHECK(strstr(err.msg, "thread count") != NULL && strstr(err.msg, "--threads"));
+        CHECK(other == NULL);
+        omp_set_num_threads(saved);
+        o.threads = 0;
         o.seed = 99;
         CHECK(dg_distill(ds, t, &o, &other, &err) == DG_EMISMATCH);
         CHECK(strstr(err.msg, "other options") != NULL);

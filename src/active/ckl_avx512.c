@@ -75,7 +75,7 @@ __attribute__((target("avx512f"))) int dg__ckl_block_avx512(const float *const *
     const log_table t = {_mm512_loadu_ps(table), _mm512_loadu_ps(table + 16),
                          _mm512_loadu_ps(table + DG__CKL_TABLE),
                          _mm512_loadu_ps(table + DG__CKL_TABLE + 16)};
-    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512 zero = _mm512_setzero_ps();
     const __m512 one = _mm512_set1_ps(1.0f), tol = _mm512_set1_ps((float)DG__PROB_SUM_TOL);
     const __m512i stride =
         _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
@@ -92,11 +92,12 @@ __attribute__((target("avx512f"))) int dg__ckl_block_avx512(const float *const *
         for (int64_t i = 0; i < len; i += 16) {
             __mmask16 live = tail_mask(len - i);
             __m512 x = _mm512_maskz_loadu_ps(live, p + i);
-            __m512 dev = _mm512_abs_ps(_mm512_sub_ps(x, half));
-            __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+            __mmask16 pos = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
             __m512 plogp = _mm512_maskz_mul_ps(pos, x, log16(x, &t));
 
-            bad |= _mm512_mask_cmp_ps_mask(live, dev, half, _CMP_NLE_UQ);
+            /* below 0, above 1, or NaN */
+            bad |= _mm512_mask_cmp_ps_mask(live, x, zero, _CMP_NGE_UQ) |
+                   _mm512_mask_cmp_ps_mask(live, x, one, _CMP_NLE_UQ);
             _mm512_mask_storeu_ps(pbar + i, live,
                                   _mm512_fmadd_ps(wj, x, _mm512_maskz_loadu_ps(live, pbar + i)));
             _mm512_mask_storeu_ps(acc + i, live,

@@ -310,20 +310,21 @@ int dg__ckl_block_portable(const float *const *member, const float *w, int J, in
      * every entry must lie in [0, 1] (NaN fails) and every row sum to 1 */
     for (int j = 0; j < J; j++) {
         const float *p = member[j];
-        float wj = w[j], dev = 0.0f;
+        float wj = w[j], lo = 0.0f, hi = 0.0f, dev = 0.0f;
 
-        /* the largest |p - 1/2| must be <= 1/2; a NaN escapes the max but
-         * reaches pbar, and so its row's score, which pass 2 checks */
-#pragma omp simd reduction(max : dev)
+        /* the smallest entry must be >= 0 and the largest <= 1 (|p - 1/2|
+         * <= 1/2 would let -3e-8 round through); a NaN escapes min and max
+         * but reaches pbar, and so its row's score, which pass 2 checks */
+#pragma omp simd reduction(min : lo) reduction(max : hi)
         for (int64_t i = 0; i < len; i++) {
-            float x = p[i], d = fabsf(x - 0.5f);
+            float x = p[i];
 
-            dev = d > dev ? d : dev;
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
             pbar[i] += wj * x;
             acc[i] += wj * (x * dg__fast_logf(x));
         }
-        bad |= dev > 0.5f;
-        dev = 0.0f;
+        bad |= lo < 0.0f || hi > 1.0f;
 #pragma omp simd reduction(max : dev)
         for (int64_t r = 0; r < rows; r++) {
             float sum = 0.0f, d;

@@ -173,12 +173,15 @@ static uint64_t fnv_mix(uint64_t h, const void *p, size_t n)
 
 /* A 64-bit FNV-1a of everything a run's weights depend on besides the data
  * values: a checkpoint resumes only a run with the same fingerprint, since
- * continuing under another seed, schedule or method would silently give a
- * hybrid of two runs. */
-static uint64_t run_fingerprint(const dg_distill_opts *o, int64_t N, int64_t n_rows, int C, int M)
+ * continuing under another seed, schedule, method or thread count (the
+ * threads' shares are summed in their order) would silently give a hybrid
+ * of two runs. */
+static uint64_t run_fingerprint(const dg_distill_opts *o, int64_t N, int64_t n_rows, int C, int M,
+                                int team)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    int ints[] = {(int)o->method,
+    int ints[] = {team,
+                  (int)o->method,
                   (int)o->aekd_grad,
                   o->aekd_normalize,
                   o->n_hidden,
@@ -321,8 +324,9 @@ static int ckpt_load(const char *path, dg_model *m, dg__optim *opt, ckpt_state *
         rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint checksum mismatch: file is corrupted", path);
     else if (got.fingerprint != st->fingerprint)
         rc = dg__fail(err, DG_EMISMATCH,
-                      "%s: checkpoint comes from a run with other options or data; resume "
-                      "with the same ones, or remove it to start afresh",
+                      "%s: checkpoint comes from a run with other options, data or thread "
+                      "count; resume with the same ones (--threads included), or remove it to "
+                      "start afresh",
                       path);
     else if (got.epochs_done < 0 || t < 0)
         rc = dg__fail(err, DG_EFORMAT, "%s: checkpoint at epoch %d, expected >= 0", path,
@@ -532,7 +536,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     dg__optim opt;
     ckpt_state st;
     dg__outfile wlog;
-    int rc, have_wlog = 0, team, blas_threads;
+    int rc, have_wlog = 0, team, blas_threads, dynamic;
     double *mean_w = NULL;
     unsigned int fpu;
 
@@ -556,6 +560,10 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     blas_threads = openblas_get_num_threads();
     if (team > 1)
         openblas_set_num_threads(1);
+    /* every region gets the whole team, whatever the load (OMP_DYNAMIC
+     * would let libgomp shrink it, and the results depend on its size) */
+    dynamic = omp_get_dynamic();
+    omp_set_dynamic(0);
     fpu = dg__flush_subnormals_begin();
 
     memset(&opt, 0, sizeof opt);
@@ -573,7 +581,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
 
     st.epochs_done = 0;
     dg__rng_seed(&st.rng, o->seed ^ 0x5eed5eed5eedULL);
-    st.fingerprint = run_fingerprint(o, N, n_rows, C, M);
+    st.fingerprint = run_fingerprint(o, N, n_rows, C, M, team);
     if (o->checkpoint && o->resume) {
         struct stat sb;
 
@@ -725,6 +733,7 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
     rc = 0;
 
 done:
+    omp_set_dynamic(dynamic);
     openblas_set_num_threads(blas_threads);
     dg__flush_subnormals_end(fpu);
     if (have_wlog) {

@@ -302,7 +302,8 @@ void dg__mlp_backward_part(dg_model *m, const float *X, int64_t B, const float *
     if (B > w->cap)
         abort();
     if (B == 0) {
-        memset(m->grads, 0, (size_t)m->n_params * sizeof(float));
+        if (part == 0)
+            memset(m->grads, 0, (size_t)m->n_params * sizeof(float));
         return;
     }
     for (int l = m->n_layers - 1; l >= 0; l--) {
