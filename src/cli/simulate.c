@@ -274,6 +274,10 @@ static int load(experiment *ex, int estimate)
         return 1;
     if (cli_get(cmd, "test-teachers") && load_teachers(cli_get(cmd, "test-teachers"), &ex->tt))
         return 1;
+    /* AE-KD's cap can be no lower than 1/M (a single teacher takes it all),
+     * as distill's default does */
+    if (ex->t)
+        ex->base.train.tolerance = fmax(ex->base.train.tolerance, 1.0 / dg_teachers_count(ex->t));
     if (estimate) {
         if (load_voted(cli_get(cmd, "data"), ex->t, &ex->pool) ||
             load_voted(cli_get(cmd, "test"), ex->tt, &ex->test))

@@ -119,6 +119,14 @@ check "the stopping rules are printed" grep -q "stable predictions" "$dir/sim.ou
 check "reliability is reported at the end of each run" grep -q "Wilson" "$dir/sim.out"
 check "progress goes to stderr, one line per round" grep -q "round 4/4" "$dir/sim.err"
 
+# AE-KD over a single teacher: its cap is raised to 1/M = 1, as in distill
+"$BIN" simulate --data "$dir/pool.csv" --labels "$dir/pool.y.txt" --test "$dir/test.csv" \
+    --test-labels "$dir/test.y.txt" --teachers "$dir/pool.t0.csv" \
+    --test-teachers "$dir/test.t0.csv" --strategies random --distill aekd --kd-rows 20 \
+    --initial 6 --batch 6 --budget 12 --repeats 1 --stop-rows 10 --steps 20 --epochs 3 \
+    --hidden 8 --out "$dir/sim1" >/dev/null 2>"$dir/sim1.err"
+check "simulate distils AE-KD from one teacher" test $? -eq 0
+
 # estimate: no labels at all
 "$BIN" estimate --data "$dir/pool.csv" --test "$dir/test.csv" \
     --teachers "$dir/pool.t0.csv,$dir/pool.t1.csv" \
