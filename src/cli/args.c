@@ -356,6 +356,19 @@ void cli_json_num(FILE *fp, double x)
         fputs("null", fp);
 }
 
+int cli_teacher_format(const char *s, dg_teacher_format *f)
+{
+    if (!s || strcmp(s, "auto") == 0)
+        *f = DG_TEACHER_AUTO;
+    else if (strcmp(s, "prob") == 0)
+        *f = DG_TEACHER_PROB;
+    else if (strcmp(s, "logit") == 0)
+        *f = DG_TEACHER_LOGIT;
+    else
+        return cli_error("--teacher-format expects prob, logit or auto, got '%s'", s);
+    return 0;
+}
+
 int cli_ensure_dir(const char *dir)
 {
     struct stat sb;

@@ -62,6 +62,10 @@ int cli_use_classes(const char *spec, int required);
 int cli_load_dataset(const char *data, const char *labels, const char *label_column,
                      dg_dataset **out);
 
+/* Parses a --teacher-format value (NULL: auto) into *f; returns 0, or 1
+ * after an error naming the value. */
+int cli_teacher_format(const char *s, dg_teacher_format *f);
+
 /* Creates the folder dir unless it exists; an error (returns 1) when it
  * cannot be made or a file of that name is in the way. */
 int cli_ensure_dir(const char *dir);

@@ -113,20 +113,6 @@ static int parse_method(const char *s, dg_method *m)
     return cli_error("distill: --method expects aekd, avg-loss, avg-prob or ce, got '%s'", s);
 }
 
-/* Parses --teacher-format. */
-static int parse_format(const char *s, dg_teacher_format *f)
-{
-    if (!s || strcmp(s, "auto") == 0)
-        *f = DG_TEACHER_AUTO;
-    else if (strcmp(s, "prob") == 0)
-        *f = DG_TEACHER_PROB;
-    else if (strcmp(s, "logit") == 0)
-        *f = DG_TEACHER_LOGIT;
-    else
-        return cli_error("--teacher-format expects prob, logit or auto, got '%s'", s);
-    return 0;
-}
-
 /* Loads a comma list of teacher files on the rows of ds. Files keyed by id
  * are matched to the ids in ids_path (NULL: row numbers) and, with
  * --classes, to that class list; --allow-missing lets them skip rows. */
@@ -409,7 +395,7 @@ int cmd_distill(int argc, char **argv)
         cli_int(&cmd, "epochs", 1, 1000000, &o.epochs) ||
         cli_int(&cmd, "batch", 1, 1 << 24, &o.batch) ||
         cli_int(&cmd, "threads", 1, 4096, &o.threads) || cli_u64(&cmd, "seed", &o.seed) ||
-        parse_format(cli_get(&cmd, "teacher-format"), &fmt))
+        cli_teacher_format(cli_get(&cmd, "teacher-format"), &fmt))
         return 2;
     if (!(o.temperature > 0))
         return cli_error("distill: --temperature must be > 0, got %g", o.temperature), 2;

@@ -16,6 +16,8 @@ static cli_opt opts[] = {
     {"model", "MODEL", "the current student (from distill)", NULL},
     {"pool", "FILE", "pool features (IDX, .npy, .csv, LIBSVM)", NULL},
     {"teachers", "T1,T2,...", "teacher outputs on the pool rows (committee strategies)", NULL},
+    {"teacher-format", "prob|logit|auto", "how to read teacher files (default auto: a file is "
+                                          "probabilities when every row sums to 1)", NULL},
     {"labelled", "FILE", "rows already labelled (.txt/.csv/.npy): either one 0-based row id a "
                          "line, or exactly one label a pool row with -1 for none (a file of "
                          "pool length whose values all lie in [-1, C) is read as labels)",
@@ -181,6 +183,7 @@ int cmd_query(int argc, char **argv)
     dg_model *model = NULL;
     dg_dataset *pool = NULL;
     dg_teachers *t = NULL;
+    dg_teacher_format fmt = DG_TEACHER_AUTO;
     dg_acq_input in = dg_acq_defaults();
     dg_select_opts so = dg_select_defaults();
     dg_acq_kind kind;
@@ -199,7 +202,8 @@ int cmd_query(int argc, char **argv)
         cli_require(&cmd, "strategy", &strategy) || cli_require(&cmd, "out", &out) ||
         cli_require(&cmd, "batch", &s) || cli_int(&cmd, "batch", 1, 1 << 30, &K) ||
         cli_u64(&cmd, "seed", &seed) ||
-        cli_double(&cmd, "temperature", 1e-6, 1e6, &in.temperature))
+        cli_double(&cmd, "temperature", 1e-6, 1e6, &in.temperature) ||
+        cli_teacher_format(cli_get(&cmd, "teacher-format"), &fmt))
         return 2;
     if (dg_acq_parse(strategy, &kind, &err) != 0)
         return cli_fail(&err), 2;
@@ -238,7 +242,7 @@ int cmd_query(int argc, char **argv)
 
         if (cli_split(s, ',', &items, &n, &buf))
             goto done;
-        rc = dg_teachers_load((const char *const *)items, n, DG_TEACHER_AUTO, &t, &err);
+        rc = dg_teachers_load((const char *const *)items, n, fmt, &t, &err);
         free(items);
         free(buf);
         if (rc != 0) {

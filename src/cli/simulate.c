@@ -26,6 +26,8 @@ static const double TARGETS[N_TARGETS] = {0.95, 0.98, 0.99};
                               "the estimate)", NULL},                                          \
     {"test-teachers", "T1,T2,...", "teacher outputs on --test (the estimate's test truth)",    \
      NULL},                                                                                    \
+    {"teacher-format", "prob|logit|auto", "how to read teacher files (default auto: a file "   \
+                                          "is probabilities when every row sums to 1)", NULL}, \
     {"strategies", "S1,S2,...", "random, least-confidence, margin, entropy, vote-entropy, "    \
                                 "consensus-kl, student-kl, gradient-conflict", NULL},          \
     {"select", "topk|diverse|balanced", "batch selection (default topk)", NULL},               \
@@ -141,15 +143,16 @@ static int parse_method(const char *s, dg_method *m)
     return cli_error("--distill expects none, avg-loss, avg-prob or aekd, got '%s'", s);
 }
 
-static int load_teachers(const char *list, dg_teachers **out)
+static int load_teachers(const char *list, const char *format, dg_teachers **out)
 {
     char **items = NULL, *buf = NULL;
     int n = 0, rc;
+    dg_teacher_format fmt;
     dg_error err;
 
-    if (cli_split(list, ',', &items, &n, &buf) != 0)
+    if (cli_teacher_format(format, &fmt) || cli_split(list, ',', &items, &n, &buf) != 0)
         return 1;
-    rc = dg_teachers_load((const char *const *)items, n, DG_TEACHER_AUTO, out, &err);
+    rc = dg_teachers_load((const char *const *)items, n, fmt, out, &err);
     free(items);
     free(buf);
     return rc ? cli_fail(&err) : 0;
@@ -270,9 +273,11 @@ static int load(experiment *ex, int estimate)
     cli_cmd *cmd = ex->cmd;
     dg_error err;
 
-    if (cli_get(cmd, "teachers") && load_teachers(cli_get(cmd, "teachers"), &ex->t))
+    if (cli_get(cmd, "teachers") &&
+        load_teachers(cli_get(cmd, "teachers"), cli_get(cmd, "teacher-format"), &ex->t))
         return 1;
-    if (cli_get(cmd, "test-teachers") && load_teachers(cli_get(cmd, "test-teachers"), &ex->tt))
+    if (cli_get(cmd, "test-teachers") &&
+        load_teachers(cli_get(cmd, "test-teachers"), cli_get(cmd, "teacher-format"), &ex->tt))
         return 1;
     /* AE-KD's cap can be no lower than 1/M (a single teacher takes it all),
      * as distill's default does */

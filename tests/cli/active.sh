@@ -66,6 +66,29 @@ check "query rows are distinct" test "$(tail -n +2 "$dir/q.csv" | cut -d, -f1 | 
 check "query picks where the committee disagrees" \
     test "$(tail -n +2 "$dir/q.csv" | awk -F, '$1 % 7 != 0' | wc -l)" -eq 0
 
+# probability files, one with a row summing to 0.9: auto would read that
+# whole file as logits; --teacher-format prob refuses it, naming the row
+rows=$(($(wc -l <"$dir/pool.csv") - 1))
+awk -v n="$rows" 'BEGIN { print "c0,c1,c2"; for (i = 1; i <= n; i++) print "0.8,0.1,0.1" }' \
+    >"$dir/pool.good.csv"
+awk 'NR == 4 { print "0.7,0.1,0.1"; next } { print }' "$dir/pool.good.csv" >"$dir/pool.bad.csv"
+"$BIN" query --model "$dir/m.dgm" --pool "$dir/pool.csv" --teacher-format prob \
+    --teachers "$dir/pool.good.csv,$dir/pool.bad.csv" --strategy consensus-kl --batch 5 \
+    --out "$dir/qb.csv" >/dev/null 2>"$dir/qb.err"
+check "query --teacher-format prob refuses a row not summing to 1" test $? -ne 0
+check "the refusal names the file and the row" grep -q "pool.bad.csv: row 3" "$dir/qb.err"
+check "the refused query writes nothing" test ! -e "$dir/qb.csv"
+"$BIN" query --model "$dir/m.dgm" --pool "$dir/pool.csv" --teacher-format prob \
+    --teachers "$dir/pool.good.csv,$dir/pool.good.csv" --strategy consensus-kl --batch 5 \
+    --out "$dir/qg.csv" >/dev/null 2>&1
+check "query --teacher-format prob reads good probabilities" test -s "$dir/qg.csv"
+"$BIN" simulate --data "$dir/pool.csv" --labels "$dir/pool.y.txt" --test "$dir/test.csv" \
+    --test-labels "$dir/test.y.txt" --teachers "$dir/pool.good.csv,$dir/pool.bad.csv" \
+    --teacher-format prob --strategies consensus-kl --initial 6 --batch 6 --budget 12 \
+    --out "$dir/simb" >/dev/null 2>"$dir/simb.err"
+check "simulate --teacher-format prob refuses it too" test $? -ne 0
+check "simulate names the row" grep -q "pool.bad.csv: row 3" "$dir/simb.err"
+
 # labels with -1: reliability is reported; a single labelled class says so
 awk '{ print (NR <= 4) ? $0 : -1 }' "$dir/pool.y.txt" >"$dir/lab.txt"
 "$BIN" query --model "$dir/m.dgm" --pool "$dir/pool.csv" \
