@@ -682,8 +682,9 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                 rc = dg__fail(err, rc, "training stopped at epoch %d, batch %lld: %s%s%s",
                               epoch + 1, (long long)n_batches + 1, why,
                               rc == DG_ENUMERIC ? "; try a smaller learning rate" : "",
-                              rc == DG_ENUMERIC && o->checkpoint ? " (last good checkpoint kept)"
-                                                                 : "");
+                              rc == DG_ENUMERIC && o->checkpoint && st.epochs_done > 0
+                                  ? " (last good checkpoint kept)"
+                                  : "");
                 goto done;
             }
             if (!isfinite(loss)) {
@@ -691,7 +692,8 @@ static int run(dg_model *model, const dg_dataset *train, const dg_teachers *t,
                               "training diverged: loss is %g at epoch %d, batch %lld; "
                               "try a smaller learning rate%s",
                               loss, epoch + 1, (long long)n_batches + 1,
-                              o->checkpoint ? " (last good checkpoint kept)" : "");
+                              o->checkpoint && st.epochs_done > 0 ? " (last good checkpoint kept)"
+                                                                  : "");
                 goto done;
             }
             opt.t++;
