@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_rng_same_seed_same_stream(void)
@@ -94,6 +95,39 @@ static void test_atomic_output_leaves_nothing_on_abort(void)
     remove(path);
 }
 
+/* Writing a path again removes the temporaries of dead writers of that
+ * path (a run killed before its rename), and only those: a live PID's and
+ * any other name stay. */
+static void test_stale_temporaries_of_dead_runs_are_removed(void)
+{
+    char path[] = "/tmp/dg_core_staleXXXXXX", dead[64], live[64], other[64];
+    int fd = mkstemp(path);
+    pid_t child;
+    dg__outfile o;
+    dg_error err;
+
+    close(fd);
+    child = fork();
+    if (child == 0)
+        _exit(0);
+    CHECK(child > 0 && waitpid(child, NULL, 0) == child);
+    snprintf(dead, sizeof dead, "%s.tmp.%ld", path, (long)child);
+    snprintf(live, sizeof live, "%s.tmp.1", path); /* init: always alive */
+    snprintf(other, sizeof other, "%s.tmp.1x", path);
+    fclose(fopen(dead, "w"));
+    fclose(fopen(live, "w"));
+    fclose(fopen(other, "w"));
+
+    CHECK(dg__out_open(&o, path, &err) == 0);
+    CHECK(dg__out_commit(&o, &err) == 0);
+    CHECK(access(dead, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0);
+    CHECK(access(other, F_OK) == 0);
+    remove(live);
+    remove(other);
+    remove(path);
+}
+
 static void test_output_into_missing_folder_is_an_error(void)
 {
     dg__outfile o;
@@ -130,6 +164,7 @@ int main(void)
     RUN(test_shuffle_is_a_permutation);
     RUN(test_softmax_keeps_zeros_and_sums_to_one);
     RUN(test_atomic_output_leaves_nothing_on_abort);
+    RUN(test_stale_temporaries_of_dead_runs_are_removed);
     RUN(test_output_into_missing_folder_is_an_error);
     RUN(test_fast_log_matches_libm);
     return check_summary();
